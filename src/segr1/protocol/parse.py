@@ -1,0 +1,219 @@
+"""Completion text -> :class:`Answer` (boxes, points, labels). Pure Python: no torch, no numpy.
+
+Contract:
+
+* never raises on any ``str`` and never evaluates model text as code;
+* runs in time linear in the text length (tags are found with ``str.find``, never with a
+  backtracking regular expression; list literals are read by a small recursive-descent reader
+  with a fixed depth limit);
+* follows the released Seg-R1 semantics: ALL ``<bbox>`` tags, the FIRST ``<points>`` and the
+  FIRST ``<labels>``; points must be an N x 2 list and labels must have N entries (each 0 or 1),
+  otherwise both are dropped; a box must have 4 numbers. One extension: a single ``<bbox>``
+  holding a list of 4-number lists yields each of them as a box.
+
+The literal grammar accepted inside a tag is Python/JSON list syntax restricted to numbers:
+``[`` / ``(`` nesting, ``,`` separators (a trailing comma is allowed), and decimal numbers
+with optional sign, fraction and exponent. Anything else makes that tag unparseable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+Number = int | float
+
+_MAX_DEPTH = 3  # a list of boxes is depth 2; nothing in the protocol is deeper
+_MAX_NUMBER_CHARS = 64
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
+_OPEN = {"[": "]", "(": ")"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a completion says, in the model's S x S frame.
+
+    ``boxes``: list of ``[x1, y1, x2, y2]``; ``points``: list of ``[x, y]``; ``labels``: 0/1 per
+    point (1 = object). ``points_parsed`` is True when the first ``<points>`` and first
+    ``<labels>`` both parsed with equal counts (possibly zero).
+    """
+
+    boxes: list[list[Number]] = field(default_factory=list)
+    points: list[list[Number]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    has_think: bool = False
+    points_parsed: bool = False
+
+    @property
+    def format_ok(self) -> bool:
+        """The format reward's condition for box+points tasks."""
+        return self.has_think and self.points_parsed and len(self.boxes) > 0
+
+    @property
+    def prerl_format_ok(self) -> bool:
+        """The format reward's condition for the points-only pre-RL stage."""
+        return self.points_parsed
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing a segmenter could use: no box and no point."""
+        return not self.boxes and not self.points
+
+    def to_dict(self) -> dict:
+        return {
+            "boxes": self.boxes,
+            "points": self.points,
+            "labels": self.labels,
+            "has_think": self.has_think,
+            "points_parsed": self.points_parsed,
+            "format_ok": self.format_ok,
+        }
+
+
+class _Unparseable(Exception):
+    pass
+
+
+class _Reader:
+    """Recursive-descent reader for nested number lists; each character is visited once."""
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+
+    def _skip_ws(self) -> None:
+        s, n = self.s, len(self.s)
+        while self.i < n and s[self.i] in " \t\r\n":
+            self.i += 1
+
+    def read(self) -> list | Number:
+        value = self._value(0)
+        self._skip_ws()
+        if self.i != len(self.s):
+            raise _Unparseable
+        return value
+
+    def _value(self, depth: int) -> list | Number:
+        self._skip_ws()
+        if self.i >= len(self.s):
+            raise _Unparseable
+        ch = self.s[self.i]
+        if ch in _OPEN:
+            if depth >= _MAX_DEPTH:
+                raise _Unparseable
+            return self._list(_OPEN[ch], depth + 1)
+        return self._number()
+
+    def _list(self, close: str, depth: int) -> list:
+        self.i += 1  # the opening bracket
+        items: list = []
+        while True:
+            self._skip_ws()
+            if self.i >= len(self.s):
+                raise _Unparseable
+            if self.s[self.i] == close:
+                self.i += 1
+                return items
+            items.append(self._value(depth))
+            self._skip_ws()
+            if self.i >= len(self.s):
+                raise _Unparseable
+            if self.s[self.i] == ",":
+                self.i += 1
+            elif self.s[self.i] != close:
+                raise _Unparseable
+
+    def _number(self) -> Number:
+        s, n, start = self.s, len(self.s), self.i
+        while self.i < n and s[self.i] in _NUMBER_CHARS:
+            self.i += 1
+            if self.i - start > _MAX_NUMBER_CHARS:
+                raise _Unparseable
+        token = s[start : self.i]
+        if not token:
+            raise _Unparseable
+        try:
+            if all(c.isdigit() for c in token.lstrip("+-")) and token.lstrip("+-"):
+                return int(token)
+            value = float(token)
+        except ValueError:
+            raise _Unparseable from None
+        if not math.isfinite(value):
+            raise _Unparseable
+        return value
+
+
+def _literal(text: str) -> list | Number | None:
+    try:
+        return _Reader(text).read()
+    except _Unparseable:
+        return None
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _tag_spans(text: str, tag: str, first_only: bool) -> list[str]:
+    """Contents of ``<tag>...</tag>`` pairs, as a lazy regex ``<tag>(.*?)</tag>`` (DOTALL) finds
+    them, but in linear time."""
+    open_t, close_t = f"<{tag}>", f"</{tag}>"
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = text.find(open_t, pos)
+        if start < 0:
+            return out
+        end = text.find(close_t, start + len(open_t))
+        if end < 0:  # no later opening tag can have a closing tag either
+            return out
+        out.append(text[start + len(open_t) : end])
+        if first_only:
+            return out
+        pos = end + len(close_t)
+
+
+def _boxes(contents: list[str]) -> list[list[Number]]:
+    boxes: list[list[Number]] = []
+    for content in contents:
+        value = _literal(content)
+        if not isinstance(value, list):
+            continue
+        if len(value) == 4 and all(_is_number(v) for v in value):
+            boxes.append(list(value))
+        elif value and all(
+            isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b) for b in value
+        ):
+            boxes.extend(list(b) for b in value)
+    return boxes
+
+
+def _points_labels(text: str) -> tuple[list[list[Number]], list[int], bool]:
+    p_spans = _tag_spans(text, "points", first_only=True)
+    l_spans = _tag_spans(text, "labels", first_only=True)
+    if not p_spans or not l_spans:
+        return [], [], False
+    points, labels = _literal(p_spans[0]), _literal(l_spans[0])
+    if not isinstance(points, list) or not isinstance(labels, list):
+        return [], [], False
+    if not all(isinstance(p, list) and len(p) == 2 and all(map(_is_number, p)) for p in points):
+        return [], [], False
+    if len(labels) != len(points) or not all(_is_number(v) and v in (0, 1) for v in labels):
+        return [], [], False
+    return [list(p) for p in points], [int(v) for v in labels], True
+
+
+def parse_answer(text: str) -> Answer:
+    """Parse one completion. Never raises for a ``str``; linear time in ``len(text)``."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_answer expects str, got {type(text).__name__}")
+    think_open = text.find("<think>")
+    has_think = think_open >= 0 and text.find("</think>", think_open + len("<think>")) >= 0
+    points, labels, ok = _points_labels(text)
+    return Answer(
+        boxes=_boxes(_tag_spans(text, "bbox", first_only=False)),
+        points=points,
+        labels=labels,
+        has_think=has_think,
+        points_parsed=ok,
+    )

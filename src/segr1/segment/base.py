@@ -1,0 +1,108 @@
+"""The segmenter protocol and the Seg-R1 combination rule. numpy in, numpy out.
+
+A segmenter embeds an image ONCE (:meth:`Segmenter.embed`) and then turns many prompt sets into
+masks against that embedding in ONE batched decoder call (:meth:`Segmenter.segment`). Backends
+implement only :meth:`embed` and :meth:`decode`; how a prompt set becomes decoder calls and how
+their masks combine is decided here, once, for every backend:
+
+* for each box: that box plus the points inside it (inclusive), or the box alone;
+* the prompt set's mask is the union (OR) of its per-box masks;
+* points but no box: one call with all the points;
+* nothing: an empty mask.
+
+Images are ``(H, W, 3)`` uint8 RGB arrays; prompts are in that image's pixel frame.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from segr1.protocol.geometry import Prompts
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A backend's image embedding plus the embedded image's size ``(width, height)``."""
+
+    size: tuple[int, int]
+    data: Any
+
+
+@dataclass(frozen=True)
+class Call:
+    """One decoder call: an optional box (4,), points (N, 2) and labels (N,)."""
+
+    box: np.ndarray | None
+    points: np.ndarray
+    labels: np.ndarray
+
+
+def points_in_box(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Boolean (N,) mask of points inside ``box`` (x1, y1, x2, y2), borders included."""
+    x, y = points[:, 0], points[:, 1]
+    return (x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3])
+
+
+def plan_calls(prompts: Prompts) -> list[Call]:
+    """The Seg-R1 combination rule: the decoder calls whose union is this prompt set's mask."""
+    points = np.asarray(prompts.points, np.float32).reshape(-1, 2)
+    labels = np.asarray(prompts.labels, np.int64).reshape(-1)
+    if len(prompts.boxes):
+        calls = []
+        for box in np.asarray(prompts.boxes, np.float32).reshape(-1, 4):
+            inside = points_in_box(points, box)
+            calls.append(Call(box=box, points=points[inside], labels=labels[inside]))
+        return calls
+    if len(points):
+        return [Call(box=None, points=points, labels=labels)]
+    return []
+
+
+def image_key(image: np.ndarray) -> bytes:
+    """A content key for an image: same pixels, same key."""
+    import hashlib
+
+    arr = np.ascontiguousarray(image)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str((arr.shape, arr.dtype.str)).encode())
+    h.update(memoryview(arr).cast("B"))
+    return h.digest()
+
+
+class Segmenter(ABC):
+    """A frozen promptable segmenter. Subclasses implement :meth:`embed` and :meth:`decode`."""
+
+    name: str = "segmenter"
+
+    @abstractmethod
+    def embed(self, image: np.ndarray) -> Embedding:
+        """Run the image encoder once on an ``(H, W, 3)`` uint8 RGB image."""
+
+    @abstractmethod
+    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
+        """Masks ``(C, H, W)`` bool, one per call, in the embedded image's frame, batched."""
+
+    def segment(self, embedding: Embedding, prompt_sets: Sequence[Prompts]) -> np.ndarray:
+        """Masks ``(P, H, W)`` bool, one per prompt set, from ONE batched decode."""
+        w, h = embedding.size
+        plans = [plan_calls(p) for p in prompt_sets]
+        flat = [c for plan in plans for c in plan]
+        out = np.zeros((len(prompt_sets), h, w), dtype=bool)
+        if not flat:
+            return out
+        masks = self.decode(embedding, flat)  # (C, H, W)
+        start = 0
+        for i, plan in enumerate(plans):
+            if plan:
+                out[i] = masks[start : start + len(plan)].any(axis=0)
+            start += len(plan)
+        return out
+
+    def __call__(self, image: np.ndarray, prompt_sets: Sequence[Prompts]) -> np.ndarray:
+        """Embed (through the cache, when the backend has one) and segment."""
+        return self.segment(self.embed(image), prompt_sets)
