@@ -31,7 +31,9 @@ class Prompts:
 
     @classmethod
     def empty(cls) -> Prompts:
-        return cls(np.zeros((0, 4), np.float32), np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
+        return cls(
+            np.zeros((0, 4), np.float32), np.zeros((0, 2), np.float32), np.zeros(0, np.int64)
+        )
 
     @property
     def is_empty(self) -> bool:

@@ -3,9 +3,11 @@
 Contract:
 
 * never raises on any ``str`` and never evaluates model text as code;
-* runs in time linear in the text length (tags are found with ``str.find``, never with a
-  backtracking regular expression; list literals are read by a small recursive-descent reader
-  with a fixed depth limit);
+* runs in time linear in the text length: tags are found with ``str.find``, never with a
+  backtracking regular expression; a tag body is read by the C JSON reader after a linear
+  normalisation (``(``/``)`` to brackets, trailing commas dropped), and only when that fails by a
+  small recursive-descent reader with a fixed depth limit, which skips bodies longer than
+  ``MAX_SLOW_CHARS`` (no real answer comes near it: completions are a few hundred tokens);
 * follows the released Seg-R1 semantics: ALL ``<bbox>`` tags, the FIRST ``<points>`` and the
   FIRST ``<labels>``; points must be an N x 2 list and labels must have N entries (each 0 or 1),
   otherwise both are dropped; a box must have 4 numbers. One extension: a single ``<bbox>``
@@ -18,13 +20,19 @@ with optional sign, fraction and exponent. Anything else makes that tag unparsea
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass, field
 
 Number = int | float
 
 _MAX_DEPTH = 3  # a list of boxes is depth 2; nothing in the protocol is deeper
 _MAX_NUMBER_CHARS = 64
+MAX_SLOW_CHARS = 1 << 16  # tag bodies the pure-Python reader will look at
+_LITERAL_CHARS = frozenset("0123456789+-.eE[](), \t\r\n")
+_PARENS = str.maketrans("()", "[]")
+_TRAILING_COMMA = re.compile(r",[ \t\r\n]*\]")  # linear: a literal, a char class, a literal
 _NUMBER_CHARS = frozenset("0123456789+-.eE")
 _OPEN = {"[": "]", "(": ")"}
 
@@ -143,15 +151,30 @@ class _Reader:
         return value
 
 
+def _reject_constant(name: str) -> None:
+    raise _Unparseable
+
+
 def _literal(text: str) -> list | Number | None:
-    try:
+    """A number or nested list of numbers, or None when the body is anything else."""
+    if not set(text) <= _LITERAL_CHARS:
+        return None
+    try:  # fast path: C JSON reader on the normalised body
+        return json.loads(
+            _TRAILING_COMMA.sub("]", text.translate(_PARENS)), parse_constant=_reject_constant
+        )
+    except (ValueError, RecursionError, _Unparseable):
+        pass
+    if len(text) > MAX_SLOW_CHARS:
+        return None
+    try:  # Python literal spellings JSON lacks: "1.", ".5", "+1", "1_0" is not accepted
         return _Reader(text).read()
     except _Unparseable:
         return None
 
 
 def _is_number(x: object) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _tag_spans(text: str, tag: str, first_only: bool) -> list[str]:
@@ -173,17 +196,32 @@ def _tag_spans(text: str, tag: str, first_only: bool) -> list[str]:
         pos = end + len(close_t)
 
 
+def _box_values(contents: list[str]) -> list:
+    """Literal value of each ``<bbox>`` body (None where unreadable). All bodies are first read
+    together by one JSON call; only when that fails is each read alone."""
+    if len(contents) > 1:
+        bodies = [c.translate(_PARENS) for c in contents]
+        if all(set(b) <= _LITERAL_CHARS and b.strip().startswith("[") for b in bodies):
+            joined = "[" + ",".join(_TRAILING_COMMA.sub("]", b) for b in bodies) + "]"
+            try:
+                values = json.loads(joined, parse_constant=_reject_constant)
+            except (ValueError, RecursionError, _Unparseable):
+                values = None
+            if isinstance(values, list) and len(values) == len(contents):
+                return values
+    return [_literal(c) for c in contents]
+
+
+def _is_box(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)
+
+
 def _boxes(contents: list[str]) -> list[list[Number]]:
     boxes: list[list[Number]] = []
-    for content in contents:
-        value = _literal(content)
-        if not isinstance(value, list):
-            continue
-        if len(value) == 4 and all(_is_number(v) for v in value):
+    for value in _box_values(contents):
+        if _is_box(value):
             boxes.append(list(value))
-        elif value and all(
-            isinstance(b, list) and len(b) == 4 and all(_is_number(v) for v in b) for b in value
-        ):
+        elif isinstance(value, list) and value and all(_is_box(b) for b in value):
             boxes.extend(list(b) for b in value)
     return boxes
 

@@ -1,0 +1,153 @@
+"""Parser: released-code semantics, never raises, never evaluates, linear time."""
+
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segr1 import parse_answer
+from segr1.protocol.parse import Answer
+
+EXAMPLE = (
+    "<think>a frog on bark...</think> <bbox>[120,88,402,377]</bbox>, "
+    "<points>[[260,230],[300,180],[30,40]]</points>, <labels>[1,1,0]</labels>"
+)
+
+
+def test_released_example():
+    a = parse_answer(EXAMPLE)
+    assert a.boxes == [[120, 88, 402, 377]]
+    assert a.points == [[260, 230], [300, 180], [30, 40]]
+    assert a.labels == [1, 1, 0]
+    assert a.has_think and a.points_parsed and a.format_ok
+
+
+def test_all_boxes_first_points_first_labels():
+    text = (
+        "<think></think><bbox>[1,2,3,4]</bbox><bbox>[5,6,7,8]</bbox>"
+        "<points>[[1,1]]</points><labels>[1]</labels>"
+        "<points>[[2,2],[3,3]]</points><labels>[0,0]</labels>"
+    )
+    a = parse_answer(text)
+    assert a.boxes == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    assert a.points == [[1, 1]] and a.labels == [1]
+    assert a.format_ok  # empty think text is allowed
+
+
+def test_count_mismatch_drops_points_and_labels_but_keeps_boxes():
+    a = parse_answer(
+        "<think>x</think><bbox>[0,0,9,9]</bbox><points>[[1,1],[2,2]]</points><labels>[1]</labels>"
+    )
+    assert a.boxes == [[0, 0, 9, 9]]
+    assert a.points == [] and a.labels == [] and not a.points_parsed
+    assert not a.format_ok
+
+
+def test_bad_shapes_are_rejected():
+    assert parse_answer("<bbox>[1,2,3]</bbox>").boxes == []
+    assert parse_answer("<bbox>[1,2,3,4,5]</bbox>").boxes == []
+    a = parse_answer("<points>[[1,2,3]]</points><labels>[1]</labels>")
+    assert not a.points_parsed
+    a = parse_answer("<points>[[1,2]]</points><labels>[2]</labels>")
+    assert not a.points_parsed
+
+
+def test_floats_negative_whitespace_tuples_and_trailing_commas():
+    a = parse_answer(
+        "<bbox>( -1.5, 2e1 ,3 , 4, )</bbox><points>[ [1.0 ,2] ,]</points><labels>[1.0]</labels>"
+    )
+    assert a.boxes == [[-1.5, 20.0, 3, 4]]
+    assert a.points == [[1.0, 2]] and a.labels == [1]
+
+
+def test_nested_box_list_extension():
+    assert parse_answer("<bbox>[[1,2,3,4],[5,6,7,8]]</bbox>").boxes == [[1, 2, 3, 4], [5, 6, 7, 8]]
+
+
+def test_code_is_never_evaluated():
+    for text in [
+        "<bbox>__import__('os').system('echo pwned')</bbox>",
+        "<bbox>[1+1,2,3,4]</bbox>",
+        "<points>[[1,2]]*1000000</points><labels>[1]</labels>",
+        "<bbox>[nan,inf,1,2]</bbox>",
+        "<bbox>[1e999,1,2,3]</bbox>",
+        "<bbox>[" + "9" * 5000 + ",1,2,3]</bbox>",
+        "<bbox>[[[[[1]]]]]</bbox>",
+    ]:
+        a = parse_answer(text)
+        assert a.boxes == [] and a.points == []
+
+
+def test_think_must_be_closed_after_open():
+    assert not parse_answer("</think><think>").has_think
+    assert parse_answer("<think>\nmulti\nline\n</think>").has_think
+
+
+def test_unclosed_tags_give_nothing():
+    a = parse_answer("<bbox>[1,2,3,4]<points>[[1,1]]<labels>[1]")
+    assert a == Answer()
+    assert a.is_empty and not a.format_ok
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("<>/[](),.-+e0123456789 \nbboxpointslabelsthink")),
+        max_size=400,
+    )
+)
+def test_never_raises_on_protocol_alphabet(text):
+    a = parse_answer(text)
+    assert isinstance(a, Answer)
+    assert len(a.points) == len(a.labels)
+    assert all(len(b) == 4 for b in a.boxes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_never_raises_on_any_text(text):
+    assert isinstance(parse_answer(text), Answer)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(*[st.integers(-2000, 2000)] * 4), min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 2000), st.integers(0, 1)), max_size=10),
+)
+def test_round_trip_of_well_formed_answers(boxes, pts):
+    text = "<think>t</think> " + ", ".join(f"<bbox>{list(b)}</bbox>" for b in boxes)
+    text += f", <points>{[[x, y] for x, y, _ in pts]}</points>, <labels>{[lab for *_, lab in pts]}</labels>"
+    a = parse_answer(text)
+    assert a.boxes == [list(b) for b in boxes]
+    assert a.points == [[x, y] for x, y, _ in pts]
+    assert a.labels == [lab for *_, lab in pts]
+    assert a.format_ok
+
+
+def _timed(text: str) -> float:
+    t0 = time.perf_counter()
+    parse_answer(text)
+    return time.perf_counter() - t0
+
+
+def test_one_megabyte_of_malformed_text_is_fast():
+    cases = [
+        "<points>[[1,1]" * (1_000_000 // 14),
+        "<bbox>[1,2,3," * (1_000_000 // 12) + "</bbox>",
+        "<think>" * 150_000 + "<bbox>" * 10_000,
+        "<points>" + "[" * 1_000_000 + "</points><labels>[1]</labels>",
+        "<points>[" + "[1,1]," * 160_000 + "(1,</points><labels>[1]</labels>",
+    ]
+    for text in cases:
+        assert len(text) >= 900_000
+        assert _timed(text) < 0.5, text[:40]
+
+
+def test_one_megabyte_of_well_formed_text_is_linear():
+    # Valid but absurdly long answers are read in full (no truncation), still in linear time.
+    cases = [
+        "<bbox>[1,2,3,4]</bbox>" * 45_000,
+        "<points>[" + "[1,1]," * 160_000 + "]</points><labels>[" + "1," * 160_000 + "]</labels>",
+    ]
+    for text in cases:
+        assert _timed(text) < 1.0, text[:40]
