@@ -78,6 +78,9 @@ class Segmenter(ABC):
     """A frozen promptable segmenter. Subclasses implement :meth:`embed` and :meth:`decode`."""
 
     name: str = "segmenter"
+    #: Optional bounded embedding cache (``segr1.segment.cache.EmbeddingCache``); set by
+    #: ``build_segmenter``. It must offer ``get(image, compute) -> Embedding``.
+    cache: Any = None
 
     @abstractmethod
     def embed(self, image: np.ndarray) -> Embedding:
@@ -86,6 +89,13 @@ class Segmenter(ABC):
     @abstractmethod
     def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
         """Masks ``(C, H, W)`` bool, one per call, in the embedded image's frame, batched."""
+
+    def embed_cached(self, image: np.ndarray) -> Embedding:
+        """:meth:`embed` through the cache when one is attached: the G completions of one image
+        in a GRPO step run the encoder once, and a later epoch not at all while it fits."""
+        if self.cache is None:
+            return self.embed(image)
+        return self.cache.get(image, self.embed)
 
     def segment(self, embedding: Embedding, prompt_sets: Sequence[Prompts]) -> np.ndarray:
         """Masks ``(P, H, W)`` bool, one per prompt set, from ONE batched decode."""
@@ -104,5 +114,5 @@ class Segmenter(ABC):
         return out
 
     def __call__(self, image: np.ndarray, prompt_sets: Sequence[Prompts]) -> np.ndarray:
-        """Embed (through the cache, when the backend has one) and segment."""
-        return self.segment(self.embed(image), prompt_sets)
+        """Embed (through the cache, when one is attached) and segment."""
+        return self.segment(self.embed_cached(image), prompt_sets)
