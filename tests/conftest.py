@@ -1,0 +1,24 @@
+"""Shared, session-scoped fixtures: built once per test run, read-only for tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_dir(tmp_path_factory):
+    """The tiny random Qwen2.5-VL policy saved as a Hugging Face directory (do not modify)."""
+    from segr1.policy import build_tiny_policy
+
+    return build_tiny_policy(tmp_path_factory.mktemp("tiny_policy"), arch="qwen2_5_vl", seed=0)
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory):
+    """A small synthetic COD-style dataset: 12 train + 10 test scenes at 96 px (do not modify)."""
+    from segr1.data.synth import generate
+    from segr1.data.synth_scene import SynthConfig
+
+    root = tmp_path_factory.mktemp("synth")
+    generate(root, n_train=12, n_test=10, seed=0, config=SynthConfig(size=96), progress=False)
+    return root
