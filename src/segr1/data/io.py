@@ -71,12 +71,18 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
 
 def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
     """Write a uint8 image (PNG/JPEG by suffix) atomically."""
+    return save_atomic(path, Image.fromarray(np.asarray(array, dtype=np.uint8)))
+
+
+def save_atomic(path: str | os.PathLike, image: Image.Image, **save_kwargs: object) -> Path:
+    """Save a PIL image atomically (temporary file + rename); ``save_kwargs`` go to PIL's
+    ``save`` (e.g. ``compress_level=1`` for fast PNGs). The format follows the suffix."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=p.parent)
     os.close(fd)
     try:
-        Image.fromarray(np.asarray(array, dtype=np.uint8)).save(tmp)
+        image.save(tmp, **save_kwargs)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
