@@ -3,6 +3,8 @@ heavy imports happen inside the command so ``segr1 --help`` stays fast."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -21,6 +23,200 @@ def demo() -> None:
     """Run the offline demo (synthetic data, tiny policy, GRPO, before/after report)."""
     typer.echo("The end-to-end demo is not built yet; see the README for what it will show.")
     raise typer.Exit(1)
+
+
+@app.command()
+def predict(
+    images: list[str] = typer.Argument(..., help="Image files and/or folders of images."),
+    model: str = typer.Option(..., "--model", help="Policy: hub id or local directory."),
+    out: str = typer.Option(..., "--out", help="Output folder (mask PNG, overlay JPG, JSON)."),
+    query: str | None = typer.Option(None, help="Expression / question (referring, reasoning)."),
+    task: str = typer.Option("foreground", help="foreground | referring | reasoning | prerl."),
+    segmenter: str = typer.Option(
+        "grabcut", help="grabcut | sam2-random-tiny | a SAM2 checkpoint (hub id or folder)."
+    ),
+    side: int = typer.Option(768, help="Square side S the image is stretched to for the policy."),
+    device: str = typer.Option("cpu", help="Torch device for policy and segmenter."),
+    dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16."),
+    segment_at: str = typer.Option("model", help="model (S x S, released) | original."),
+    bgr: bool = typer.Option(False, help="Released-code quirk: hand the segmenter BGR images."),
+    stage: str = typer.Option("eval", help="System prompt: eval (released eval) | train."),
+    max_new_tokens: int = typer.Option(400, help="Generation budget per answer."),
+    batch_size: int = typer.Option(4, help="Images per generation batch."),
+) -> None:
+    """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
+    from segr1.inference import Pipeline, predict_paths
+
+    try:
+        pipe = Pipeline.from_pretrained(
+            model,
+            segmenter=segmenter,
+            task=task,
+            side=side,
+            device=device,
+            dtype=dtype,
+            bgr=bgr,
+            max_new_tokens=max_new_tokens,
+            stage=stage,
+            segment_at=segment_at,
+        )
+        written, errors = predict_paths(pipe, images, out, query=query, batch_size=batch_size)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {written} prediction(s) to {out}")
+    for message in errors:
+        typer.echo(f"unreadable: {message}", err=True)
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_cmd(
+    model: str = typer.Option(..., "--model", help="Policy: hub id or local directory."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name (segr1 data list) or folder."),
+    out: str = typer.Option(..., "--out", help="Output folder; a re-run resumes in it."),
+    root: str | None = typer.Option(None, "--root", help="Dataset root folder."),
+    split: str | None = typer.Option(None, "--split", help="Split [default: the test split]."),
+    images: str | None = typer.Option(None, "--images", help="Image folder (dataset 'folder')."),
+    masks: str | None = typer.Option(None, "--masks", help="Mask folder (dataset 'folder')."),
+    segmenter: str = typer.Option("grabcut", help="Segmenter: grabcut, or a SAM2 id / directory."),
+    side: int | None = typer.Option(
+        None, help="Square side S [default: 768 for foreground, 1024 for referring/reasoning]."
+    ),
+    device: str = typer.Option("cpu", help="Torch device for policy and segmenter."),
+    dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16."),
+    segment_at: str = typer.Option("model", help="model (S x S, released) | original."),
+    bgr: bool = typer.Option(False, help="Released-code quirk: hand the segmenter BGR images."),
+    stage: str = typer.Option("eval", help="System prompt: eval (released eval) | train."),
+    max_new_tokens: int = typer.Option(400, help="Generation budget per answer (greedy)."),
+    batch_size: int = typer.Option(8, help="Images per generation batch."),
+    limit: int | None = typer.Option(None, help="Evaluate only the first N samples (smoke runs)."),
+) -> None:
+    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
+    from segr1.data.registry import load_dataset
+    from segr1.evaluate import evaluate
+    from segr1.inference import Pipeline
+
+    opts = {k: v for k, v in {"images": images, "masks": masks}.items() if v is not None}
+    samples = load_dataset(dataset, root, split, **opts)
+    if limit is not None:
+        samples = samples[:limit]
+    task = samples[0].task if samples else "foreground"
+    pipe = Pipeline.from_pretrained(
+        model,
+        segmenter=segmenter,
+        task=task,
+        side=side or (768 if task == "foreground" else 1024),
+        device=device,
+        dtype=dtype,
+        bgr=bgr,
+        max_new_tokens=max_new_tokens,
+        stage=stage,
+        segment_at=segment_at,
+    )
+    result = evaluate(
+        pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter, batch_size=batch_size
+    )
+    typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
+    typer.echo(f"{result['count']} samples, {result['unparseable']} unparseable; wrote {out}")
+
+
+@app.command()
+def score(
+    pred_dir: str = typer.Argument(..., help="Folder of predicted mask PNGs (named by stem)."),
+    gt_dir: str = typer.Argument(..., help="Folder of ground-truth masks."),
+    json_path: str | None = typer.Option(None, "--json", help="Also write the results here."),
+    missing: str = typer.Option(
+        "error", "--missing", help="A ground truth without a prediction: error | empty."
+    ),
+) -> None:
+    """Score existing mask PNGs against ground truths (S, wF, MAE, E, F, IoU, Dice)."""
+    import json
+
+    from segr1.data.io import ImageReadError
+    from segr1.scoring import ScoringError, score_folders
+
+    try:
+        result = score_folders(pred_dir, gt_dir, missing=missing)
+    except (ScoringError, ImageReadError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{'metric':<8} {'value':>8}")
+    for key, value in result.items():
+        if isinstance(value, float):
+            typer.echo(f"{key:<8} {value:>8.4f}")
+    typer.echo(
+        f"scored {result['count']} mask(s); resized {result['resized']}; "
+        f"missing scored as empty {result['missing']}"
+    )
+    if result["unmatched_predictions"]:
+        stems = ", ".join(result["unmatched_predictions"])
+        typer.echo(f"predictions without ground truth (not scored): {stems}")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {json_path}")
+
+
+@data_app.command("synth")
+def data_synth(
+    out: str = typer.Option(
+        ..., "--out", help="Output folder: Train/, Test/ (COD10K layout), meta.json."
+    ),
+    n: int = typer.Option(400, "--n", help="Number of training scenes."),
+    n_test: int | None = typer.Option(None, "--n-test", help="Test scenes [default: 30% of --n]."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same bytes."),
+    size: int = typer.Option(256, "--size", help="Image side in pixels."),
+    camo_strength: float = typer.Option(
+        0.7, "--camo-strength", help="Camouflage subtlety in [0, 1]; 1 = same texture statistics."
+    ),
+    camo_fraction: float = typer.Option(0.6, "--camo-fraction", help="Share of camouflage scenes."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing set in --out."),
+) -> None:
+    """Generate the synthetic camouflage benchmark (readable as dataset 'synth')."""
+    from segr1.data.synth import generate
+    from segr1.data.synth_scene import SynthConfig
+
+    try:
+        cfg = SynthConfig(size=size, camo_strength=camo_strength, camo_fraction=camo_fraction)
+        n_te = round(0.3 * n) if n_test is None else n_test
+        meta = generate(out, n, n_te, seed=seed, config=cfg, overwrite=overwrite)
+    except (ValueError, FileExistsError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    for split, info in meta["splits"].items():
+        typer.echo(f"{split}: {info['n']} scenes {info['counts']} -> {out}")
+
+
+@data_app.command("inspect")
+def data_inspect(
+    dataset: str = typer.Option(
+        ..., "--dataset", help="Dataset name (see the error for the list)."
+    ),
+    root: str | None = typer.Option(None, "--root", help="Dataset root folder."),
+    split: str | None = typer.Option(None, "--split", help="Split [default: the dataset's]."),
+    images: str | None = typer.Option(None, "--images", help="Image folder (skips detection)."),
+    masks: str | None = typer.Option(None, "--masks", help="Mask folder (with --images)."),
+    image_dir: str | None = typer.Option(None, "--image-dir", help="COCO train2014 (refcoco*)."),
+    unpaired: str = typer.Option("error", "--unpaired", help="'error' or 'drop' unpaired files."),
+    show: int = typer.Option(5, "--show", help="How many samples to list."),
+) -> None:
+    """Print the detected layout, the sample count and the first samples of a dataset."""
+    from segr1.data.registry import describe
+
+    opts: dict[str, object] = {}
+    if images is not None or masks is not None:
+        opts.update(images=images, masks=masks)
+    if image_dir is not None:
+        opts["image_dir"] = image_dir
+    if unpaired != "error":
+        opts["unpaired"] = unpaired
+    try:
+        typer.echo(describe(dataset, root, split, show=show, **opts))
+    except (ValueError, FileNotFoundError, TypeError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":
