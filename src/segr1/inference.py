@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from segr1.imaging import ImageLike, stretch, to_rgb, upsample_mask
 from segr1.protocol.geometry import Prompts, Size, answer_prompts, square
 from segr1.protocol.parse import Answer, parse_answer
 from segr1.protocol.templates import Template
@@ -38,38 +39,6 @@ from segr1.segment.base import Segmenter
 
 SEGMENT_AT = ("model", "original")
 UPSAMPLE = ("bilinear", "nearest")
-ImageLike = np.ndarray | Image.Image
-
-
-def to_rgb(image: ImageLike) -> np.ndarray:
-    """PIL image or array -> ``(H, W, 3)`` uint8 RGB (gray is repeated, alpha dropped)."""
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise TypeError(f"images must be uint8 RGB arrays or PIL images, got dtype {arr.dtype}")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {arr.shape}")
-    return np.ascontiguousarray(arr[:, :, :3])
-
-
-def stretch(image: np.ndarray, side: int) -> np.ndarray:
-    """``(H, W, 3)`` -> ``(S, S, 3)``, aspect ratio ignored (bilinear)."""
-    if image.shape[:2] == (side, side):
-        return image
-    return np.asarray(Image.fromarray(image).resize((side, side), Image.BILINEAR))
-
-
-def upsample_mask(mask: np.ndarray, size: Size, how: str = "bilinear") -> np.ndarray:
-    """``(S, S)`` bool -> ``(H, W)`` bool for ``size = (W, H)`` (see the module docstring)."""
-    if mask.shape[::-1] == tuple(size):
-        return mask.astype(bool)
-    pil = Image.fromarray(mask.astype(np.uint8) * 255)
-    if how == "nearest":
-        return np.asarray(pil.resize(size, Image.NEAREST)) > 127
-    return np.asarray(pil.resize(size, Image.BILINEAR)) > 127
 
 
 @dataclass(frozen=True)

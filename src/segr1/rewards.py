@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from segr1.imaging import stretch, to_rgb, upsample_mask
 from segr1.metrics import iou, s_measure
 from segr1.protocol.geometry import answer_prompts
 from segr1.protocol.parse import Answer, parse_answer
@@ -85,11 +86,8 @@ def as_rgb(image: Any, side: int | None = None) -> np.ndarray:
         from segr1.data.io import read_image
 
         image = read_image(image)
-    pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
-    pil = pil.convert("RGB")
-    if side is not None and pil.size != (side, side):
-        pil = pil.resize((side, side), Image.BILINEAR)
-    return np.asarray(pil, dtype=np.uint8)
+    rgb = to_rgb(image)
+    return rgb if side is None else stretch(rgb, side)
 
 
 def gt_mask(mask: Any, side: int | None = None) -> np.ndarray:
@@ -98,16 +96,10 @@ def gt_mask(mask: Any, side: int | None = None) -> np.ndarray:
         from segr1.data.io import read_mask
 
         mask = read_mask(mask)
-    if isinstance(mask, Image.Image):
-        pil = mask.convert("L")
-    else:
-        arr = np.asarray(mask)
-        if arr.dtype == bool or (arr.size and arr.max() <= 1):
-            arr = arr.astype(np.uint8) * 255
-        pil = Image.fromarray(arr.astype(np.uint8)).convert("L")
-    if side is not None and pil.size != (side, side):
-        pil = pil.resize((side, side), Image.BILINEAR)
-    return np.asarray(pil) > 127
+    arr = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
+    if arr.dtype == bool or (arr.size and arr.max() <= 1):
+        arr = arr.astype(np.uint8) * 255
+    return upsample_mask(arr.astype(np.uint8), (side, side) if side else arr.shape[::-1])
 
 
 @dataclass(frozen=True)
