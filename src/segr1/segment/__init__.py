@@ -1,0 +1,26 @@
+"""Frozen promptable segmenters behind one small protocol (see :mod:`segr1.segment.base`).
+
+Light to import: transformers and torch load only when a SAM2 segmenter is built.
+"""
+
+from segr1.segment.base import Call, Embedding, Segmenter, image_key, plan_calls
+from segr1.segment.cache import CacheStats, EmbeddingCache
+from segr1.segment.factory import NAMES, build_segmenter
+from segr1.segment.grabcut import GrabCutSegmenter
+from segr1.segment.sam2 import Sam2Segmenter, hiera_tiny_config, tiny_sam2_config
+
+__all__ = [
+    "NAMES",
+    "CacheStats",
+    "Call",
+    "Embedding",
+    "EmbeddingCache",
+    "GrabCutSegmenter",
+    "Sam2Segmenter",
+    "Segmenter",
+    "build_segmenter",
+    "hiera_tiny_config",
+    "image_key",
+    "plan_calls",
+    "tiny_sam2_config",
+]

@@ -1,0 +1,43 @@
+"""Build a frozen segmenter by name: the one place that maps a name to a backend.
+
+* ``"grabcut"``: OpenCV GrabCut, no weights (the offline default);
+* ``"sam2-random-tiny"``: a very small SAM2 with seeded random weights (tests, offline demo);
+* ``"sam2.1-hiera-tiny-random"``: the real SAM2.1 hiera-tiny architecture with seeded random
+  weights (benchmarks: real cost, meaningless masks);
+* anything else: a transformers SAM2 checkpoint, by hub id (``facebook/sam2.1-hiera-large``)
+  or local directory.
+
+Every segmenter gets an :class:`EmbeddingCache` of ``cache_size`` items (0: none).
+"""
+
+from __future__ import annotations
+
+from segr1.segment.base import Segmenter
+from segr1.segment.cache import EmbeddingCache
+from segr1.segment.grabcut import GrabCutSegmenter
+from segr1.segment.sam2 import Sam2Segmenter, hiera_tiny_config, tiny_sam2_config
+
+NAMES: tuple[str, ...] = ("grabcut", "sam2-random-tiny", "sam2.1-hiera-tiny-random")
+RANDOM_SEED = 0
+
+
+def build_segmenter(
+    name: str = "grabcut",
+    device: str = "cpu",
+    dtype: str = "float32",
+    bgr: bool = False,
+    cache_size: int = 64,
+) -> Segmenter:
+    """A frozen segmenter for ``name`` (see the module docstring) with its embedding cache."""
+    cache = EmbeddingCache(cache_size) if cache_size > 0 else None
+    if name == "grabcut":
+        return GrabCutSegmenter(bgr=bgr, cache=cache)
+    if name == "sam2-random-tiny":
+        config = tiny_sam2_config()
+    elif name == "sam2.1-hiera-tiny-random":
+        config = hiera_tiny_config()
+    else:
+        return Sam2Segmenter.from_pretrained(name, device=device, dtype=dtype, bgr=bgr, cache=cache)
+    return Sam2Segmenter.from_config(
+        config, seed=RANDOM_SEED, device=device, dtype=dtype, bgr=bgr, cache=cache
+    )

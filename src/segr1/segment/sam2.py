@@ -1,0 +1,292 @@
+"""The frozen SAM2 backend on transformers' ``Sam2Model`` + ``Sam2Processor``.
+
+* :meth:`Sam2Segmenter.embed` runs the vision encoder ONCE per image
+  (``model.get_image_embeddings``); the embedding holds the three feature levels on the device.
+* :meth:`Sam2Segmenter.decode` turns all calls into masks with the prompt encoder + mask decoder
+  only (``model(image_embeddings=...)``), single-mask output, logits upsampled (bilinear) to
+  the embedded image's ``(H, W)`` and thresholded at 0, as SAM2's image predictor does.
+
+Batching. The decoder's token self-attention has no padding mask: a padded point (label -10,
+the processor's convention) is a zero token that still takes part in attention, so padding
+changes the logits slightly. Default ``batching="exact"`` therefore batches calls that share a
+token layout (box or not, number of points) into one forward each, so every mask equals the
+mask of that call decoded alone. ``batching="padded"`` pads points with -10 and needs one
+forward per kind (with / without box): fewer forwards, masks within float noise of exact.
+
+Images are RGB; ``bgr=True`` swaps channels before the encoder to reproduce the released
+Seg-R1 code's quirk. transformers is imported lazily so ``import segr1.segment`` stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from segr1.segment.base import Call, Embedding, Segmenter
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import Sam2Config, Sam2Model, Sam2Processor
+
+    from segr1.segment.cache import EmbeddingCache
+
+Batching = Literal["exact", "padded"]
+PAD_LABEL = -10  # transformers' "padding point" label: zero embedding
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"float32" | "bfloat16" | "float16"`` (or a torch dtype) -> torch dtype."""
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {DTYPES}")
+    return getattr(torch, dtype)
+
+
+def hiera_tiny_config() -> Sam2Config:
+    """The released ``sam2.1-hiera-tiny`` image architecture (1024 px), built offline."""
+    from transformers import (
+        Sam2Config,
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    backbone = Sam2HieraDetConfig(
+        hidden_size=96,
+        num_attention_heads=1,
+        image_size=[1024, 1024],
+        blocks_per_stage=[1, 2, 7, 2],
+        embed_dim_per_stage=[96, 192, 384, 768],
+        num_attention_heads_per_stage=[1, 2, 4, 8],
+        window_size_per_stage=[8, 4, 14, 7],
+        global_attention_blocks=[5, 7, 9],
+        window_positional_embedding_background_size=[7, 7],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[768, 384, 192, 96],
+        backbone_feature_sizes=[[256, 256], [128, 128], [64, 64]],
+        fpn_hidden_size=256,
+    )
+    prompt = Sam2PromptEncoderConfig(hidden_size=256, image_size=1024, patch_size=16)
+    decoder = Sam2MaskDecoderConfig(hidden_size=256, mlp_dim=2048, num_attention_heads=8)
+    return Sam2Config(
+        vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder
+    )
+
+
+def tiny_sam2_config(image_size: int = 64) -> Sam2Config:
+    """A very small SAM2 (about 0.1 M parameters) for tests and the offline demo.
+
+    ``image_size`` must be a multiple of 32. Hiera needs ``backbone_feature_sizes`` of S/4, S/8,
+    S/16, and a global-attention block must not open a stage (block 3 is inside stage 2 here).
+    """
+    from transformers import (
+        Sam2Config,
+        Sam2HieraDetConfig,
+        Sam2MaskDecoderConfig,
+        Sam2PromptEncoderConfig,
+        Sam2VisionConfig,
+    )
+
+    if image_size % 32:
+        raise ValueError(f"tiny_sam2_config(image_size={image_size}): use a multiple of 32")
+    s = image_size
+    backbone = Sam2HieraDetConfig(
+        hidden_size=8,
+        num_attention_heads=1,
+        image_size=[s, s],
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[4, 2, 2, 1],
+        global_attention_blocks=[3],
+        window_positional_embedding_background_size=[4, 4],
+    )
+    vision = Sam2VisionConfig(
+        backbone_config=backbone,
+        backbone_channel_list=[64, 32, 16, 8],
+        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+        fpn_hidden_size=32,
+    )
+    prompt = Sam2PromptEncoderConfig(
+        hidden_size=32, image_size=s, patch_size=16, mask_input_channels=8
+    )
+    decoder = Sam2MaskDecoderConfig(
+        hidden_size=32, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+    )
+    return Sam2Config(
+        vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder
+    )
+
+
+def default_processor(config: Sam2Config) -> Sam2Processor:
+    """The stock SAM2 processor (resize to S x S, ImageNet normalisation) for ``config``."""
+    from transformers import Sam2ImageProcessor, Sam2Processor
+
+    side = int(config.prompt_encoder_config.image_size)
+    return Sam2Processor(image_processor=Sam2ImageProcessor(size={"height": side, "width": side}))
+
+
+def layout_groups(calls: Sequence[Call], batching: Batching) -> list[list[int]]:
+    """Indices of the calls that can share one decoder forward, in first-seen order.
+
+    A call with neither box nor points is in no group: its mask stays empty.
+    """
+    groups: dict[tuple[bool, int], list[int]] = {}
+    for i, call in enumerate(calls):
+        if call.box is None and len(call.points) == 0:
+            continue
+        n = len(call.points) if batching == "exact" else -1
+        groups.setdefault((call.box is not None, n), []).append(i)
+    return list(groups.values())
+
+
+class Sam2Segmenter(Segmenter):
+    """A frozen transformers SAM2 (eval mode, no gradients) behind the Segmenter protocol."""
+
+    name = "sam2"
+
+    def __init__(
+        self,
+        model: Sam2Model,
+        processor: Sam2Processor,
+        device: str = "cpu",
+        dtype: str | torch.dtype = "float32",
+        bgr: bool = False,
+        batching: Batching = "exact",
+        max_batch: int = 64,
+        cache: EmbeddingCache | None = None,
+    ) -> None:
+        if batching not in ("exact", "padded"):
+            raise ValueError(f"unknown batching {batching!r}; choose 'exact' or 'padded'")
+        self.dtype = torch_dtype(dtype)
+        self.device = device
+        self.model = model.to(device=device, dtype=self.dtype).eval().requires_grad_(False)
+        self.processor = processor
+        self.side = int(model.config.prompt_encoder_config.image_size)
+        self.bgr = bgr
+        self.batching: Batching = batching
+        self.max_batch = max_batch
+        self.cache = cache
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_dir: str | Path,
+        device: str = "cpu",
+        dtype: str = "float32",
+        bgr: bool = False,
+        **kwargs: Any,
+    ) -> Sam2Segmenter:
+        """Load by hub id (``facebook/sam2.1-hiera-large``) or local directory; no remote code."""
+        from transformers import Sam2Model, Sam2Processor
+
+        try:
+            model = Sam2Model.from_pretrained(str(name_or_dir), dtype=torch_dtype(dtype))
+            processor = Sam2Processor.from_pretrained(str(name_or_dir))
+        except OSError as err:
+            raise OSError(
+                f"cannot load SAM2 from {name_or_dir!r}: give a transformers SAM2 checkpoint "
+                "(hub id such as facebook/sam2.1-hiera-large, or a directory written by "
+                "save_pretrained), or use --segmenter grabcut offline"
+            ) from err
+        return cls(model, processor, device=device, dtype=dtype, bgr=bgr, **kwargs)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Sam2Config,
+        seed: int = 0,
+        device: str = "cpu",
+        dtype: str = "float32",
+        bgr: bool = False,
+        **kwargs: Any,
+    ) -> Sam2Segmenter:
+        """Random weights from ``config`` (tests, demo, benchmark); seeded, global RNG untouched."""
+        import torch
+        from transformers import Sam2Model
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = Sam2Model(config)
+        processor = default_processor(config)
+        return cls(model, processor, device=device, dtype=dtype, bgr=bgr, **kwargs)
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write model weights, config and processor so :meth:`from_pretrained` reloads them."""
+        self.model.save_pretrained(str(directory))
+        self.processor.save_pretrained(str(directory))
+
+    def pixel_values(self, image: np.ndarray) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB -> (1, 3, S, S) normalised encoder input (channels swapped if bgr)."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(
+                f"SAM2 expects an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
+            )
+        if self.bgr:
+            image = image[..., ::-1]
+        batch = self.processor(images=np.ascontiguousarray(image), return_tensors="pt")
+        return batch["pixel_values"].to(device=self.device, dtype=self.dtype)
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        import torch
+
+        with torch.inference_mode():
+            features = self.model.get_image_embeddings(self.pixel_values(image))
+        return Embedding(size=(image.shape[1], image.shape[0]), data=tuple(features))
+
+    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
+        w, h = embedding.size
+        out = np.zeros((len(calls), h, w), dtype=bool)  # (C, H, W)
+        for group in layout_groups(calls, self.batching):
+            for start in range(0, len(group), self.max_batch):
+                chunk = group[start : start + self.max_batch]
+                out[chunk] = self.decode_group(embedding, [calls[i] for i in chunk])
+        return out
+
+    def prompt_tensors(self, calls: Sequence[Call], size: tuple[int, int]) -> dict[str, Any]:
+        """Model inputs for calls of one kind (all with a box, or none), in the S x S frame."""
+        import torch
+
+        w, h = size
+        scale = np.array([self.side / w, self.side / h], np.float32)
+        n = max(len(c.points) for c in calls)
+        inputs: dict[str, Any] = {}
+        if n:
+            points = np.zeros((1, len(calls), n, 2), np.float32)  # (1, C, N, 2)
+            labels = np.full((1, len(calls), n), PAD_LABEL, np.int64)  # (1, C, N)
+            for k, call in enumerate(calls):
+                if len(call.labels) and not np.isin(call.labels, (0, 1)).all():
+                    raise ValueError(f"point labels must be 0 or 1, got {call.labels.tolist()}")
+                points[0, k, : len(call.points)] = call.points * scale
+                labels[0, k, : len(call.labels)] = call.labels
+            inputs["input_points"] = torch.from_numpy(points).to(self.device)
+            inputs["input_labels"] = torch.from_numpy(labels).to(self.device)
+        if calls[0].box is not None:
+            boxes = np.stack([np.asarray(c.box, np.float32) * np.tile(scale, 2) for c in calls])
+            inputs["input_boxes"] = torch.from_numpy(boxes[None]).to(self.device)  # (1, C, 4)
+        return inputs
+
+    def decode_group(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
+        """One decoder forward for calls of one kind -> (C, H, W) bool."""
+        import torch
+        import torch.nn.functional as F
+
+        w, h = embedding.size
+        inputs = self.prompt_tensors(calls, embedding.size)
+        with torch.inference_mode():
+            out = self.model(
+                image_embeddings=list(embedding.data), multimask_output=False, **inputs
+            )
+            logits = out.pred_masks[0, :, :1].float()  # (C, 1, S/4, S/4)
+            logits = F.interpolate(logits, (h, w), mode="bilinear", align_corners=False)
+            return (logits[:, 0] > 0).cpu().numpy()  # (C, H, W)
