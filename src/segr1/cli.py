@@ -19,10 +19,21 @@ app.add_typer(data_app, name="data")
 
 
 @app.command()
-def demo() -> None:
-    """Run the offline demo (synthetic data, tiny policy, GRPO, before/after report)."""
-    typer.echo("The end-to-end demo is not built yet; see the README for what it will show.")
-    raise typer.Exit(1)
+def demo(
+    out: str = typer.Option("demo_out", "--out", help="Folder for data, models, report."),
+    quick: bool = typer.Option(
+        False, "--quick", help="A tiny run (about a minute) for smoke tests."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for data, policy, warm-up and GRPO."),
+) -> None:
+    """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""
+    from dataclasses import replace
+
+    from segr1.demo import FULL, QUICK, run_demo
+
+    cfg = replace(QUICK if quick else FULL, out=out, seed=seed)
+    report = run_demo(cfg)
+    typer.echo((report / "report.md").read_text(encoding="utf-8"))
 
 
 @app.command()
@@ -120,6 +131,26 @@ def eval_cmd(
     )
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
     typer.echo(f"{result['count']} samples, {result['unparseable']} unparseable; wrote {out}")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def train(ctx: typer.Context) -> None:
+    """GRPO training: segr1 train --config FILE.yaml [--key value ...]; --help lists all keys."""
+    from segr1.train.config import parse_config
+    from segr1.train.main import resume_checkpoint
+    from segr1.train.main import train as run_training
+
+    try:
+        cfg = parse_config(ctx.args)
+        resume_checkpoint(cfg)  # a bad --resume fails here, before any model loads
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    result = run_training(cfg)
+    typer.echo(f"trained {result.global_step} steps; final policy in {result.final_dir}")
 
 
 @app.command()

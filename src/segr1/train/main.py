@@ -1,0 +1,147 @@
+"""``segr1 train``: the whole Seg-R1 RL flow in one short function, :func:`train`.
+
+dataset rows (image, mask, id + prompt) -> TRL's ``GRPOTrainer`` generates G completions per
+prompt -> rewards (format + segmentation: parse -> frozen segmenter, built ONCE here -> mask ->
+IoU / S-measure) -> GRPO update. TRL does generation, advantages, KL, logging, checkpointing and
+multi-process / DeepSpeed / FSDP / vLLM; this module only wires Seg-R1's pieces into it:
+
+* the resolved config is written to ``output_dir/segr1_config.yaml`` before training;
+* ``resume`` ("latest" or a path) -> ``Trainer.train(resume_from_checkpoint=...)``, which
+  restores weights, optimizer, scheduler, RNG states and the data position;
+* the final policy is saved as a plain Hugging Face directory in ``output_dir/final`` (LoRA
+  adapters merged into the base weights), loadable by ``transformers`` and ``segr1``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from segr1.train.config import CONFIG_NAME, SegR1Config, parse_config, save_config
+from segr1.train.rollouts import ROLLOUTS_NAME, with_rollout_log
+
+if TYPE_CHECKING:
+    from transformers import TrainerCallback
+
+    from segr1.segment.base import Segmenter
+
+logger = logging.getLogger(__name__)
+FINAL_NAME = "final"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where a run left its outputs, and how far it got."""
+
+    output_dir: Path
+    final_dir: Path
+    global_step: int
+    log_history: list[dict[str, Any]]
+
+
+def segmenter_device(cfg: SegR1Config) -> str:
+    """``auto`` -> this training process's own device (shared with the policy)."""
+    return str(cfg.device) if cfg.segmenter_device == "auto" else cfg.segmenter_device
+
+
+def build_segmenter_for(cfg: SegR1Config) -> Segmenter:
+    from segr1.segment import build_segmenter
+
+    return build_segmenter(
+        cfg.segmenter, device=segmenter_device(cfg), dtype=cfg.segmenter_dtype, bgr=cfg.bgr
+    )
+
+
+def build_reward_funcs(cfg: SegR1Config, segmenter: Segmenter) -> list:
+    """[format, segmentation] for ``cfg.task``, wrapped by the rollout log when enabled."""
+    from segr1.rewards import build_rewards
+
+    task = "prerl" if cfg.task == "prerl" else "foreground"
+    rewards = build_rewards(segmenter, cfg.image_side, cfg.reward_variant, cfg.w_iou, cfg.w_s, task)
+    if cfg.rollout_log_steps <= 0:
+        return rewards
+    path = Path(cfg.output_dir) / ROLLOUTS_NAME
+    return with_rollout_log(
+        rewards, path, cfg.rollout_log_steps, cfg.reward_weights, cfg.process_index
+    )
+
+
+def resume_checkpoint(cfg: SegR1Config) -> str | None:
+    """``resume`` -> a checkpoint directory, or None. 'latest' skips incomplete checkpoints."""
+    from segr1.train.checkpoints import latest_checkpoint
+
+    if cfg.resume is None:
+        return None
+    if cfg.resume == "latest":
+        found = latest_checkpoint(cfg.output_dir)
+        if found is None:
+            raise FileNotFoundError(
+                f"resume=latest but {cfg.output_dir} holds no complete checkpoint-N directory; "
+                "drop --resume to start fresh"
+            )
+        return str(found)
+    path = Path(cfg.resume)
+    if not (path / "trainer_state.json").is_file():
+        raise FileNotFoundError(f"{path}: not a complete checkpoint (no trainer_state.json)")
+    return str(path)
+
+
+def build_trainer(
+    cfg: SegR1Config,
+    segmenter: Segmenter | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    train_dataset: Any = None,
+):  # -> trl.GRPOTrainer
+    """A ready ``GRPOTrainer``: policy by path, rewards, data, LoRA / frozen vision applied."""
+    from trl import GRPOTrainer
+
+    from segr1.train.data import build_train_dataset
+    from segr1.train.policy_setup import freeze_vision, lora_config, quantization_config
+
+    if segmenter is None:
+        segmenter = build_segmenter_for(cfg)
+    if train_dataset is None:
+        train_dataset = build_train_dataset(cfg.dataset_specs, cfg.task, cfg.image_side)
+    trainer = GRPOTrainer(
+        model=cfg.policy,
+        reward_funcs=build_reward_funcs(cfg, segmenter),
+        args=cfg,
+        train_dataset=train_dataset,
+        callbacks=list(callbacks),
+        peft_config=lora_config(cfg),
+        quantization_config=quantization_config(cfg),
+    )
+    if cfg.freeze_vision:
+        n = freeze_vision(trainer.model)
+        logger.info("froze %d vision-tower parameters", n)
+    return trainer
+
+
+def train(
+    cfg: SegR1Config,
+    segmenter: Segmenter | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
+    train_dataset: Any = None,
+) -> TrainResult:
+    """Run GRPO as configured; returns where the final policy is. See the module docstring."""
+    from segr1.compat import restore_checkpoint_weights
+    from segr1.train.checkpoints import save_final
+
+    out = Path(cfg.output_dir)
+    checkpoint = resume_checkpoint(cfg)
+    if cfg.should_save:  # as given (YAML + overrides), before the trainer adjusts any field
+        save_config(cfg, out / CONFIG_NAME)
+    trainer = build_trainer(cfg, segmenter, callbacks, train_dataset)
+    if checkpoint is not None and restore_checkpoint_weights(trainer, checkpoint):
+        logger.info("loaded %s weights with key conversion (transformers#43701)", checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    final = save_final(trainer, cfg, out / FINAL_NAME)
+    return TrainResult(out, final, trainer.state.global_step, list(trainer.state.log_history))
+
+
+def main(argv: Sequence[str]) -> TrainResult:
+    """``segr1 train --config FILE.yaml [--key value ...]``."""
+    return train(parse_config(argv))

@@ -1,0 +1,49 @@
+"""`segr1 demo`: the quick run end to end (default suite) and the full run (slow)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from segr1.cli import app
+from segr1.scoring import score_folders
+
+
+def _check_report(out):
+    report = out / "report"
+    for name in ("report.md", "curves.png", "grid.png", "summary.json"):
+        assert (report / name).stat().st_size > 0, name
+    summary = json.loads((report / "summary.json").read_text())
+    gt_dir = out / "data" / "Test" / "GT_Object"
+    for stage in ("before", "after"):
+        result = summary[stage]
+        assert all(math.isfinite(v) for v in result["metrics"].values())
+        assert 0.0 <= result["parse_rate"] <= 1.0
+        rescored = score_folders(out / f"eval_{stage}" / "masks", gt_dir)
+        assert rescored["count"] == result["count"]
+        for key in ("Sm", "meanEm", "wFm", "MAE", "IoU"):
+            assert result["metrics"][key] == pytest.approx(rescored[key], abs=1e-9)
+    text = (report / "report.md").read_text()
+    assert f"{summary['after']['metrics']['Sm']:.4f}" in text
+    assert "segr1 demo" in text and "segr1 train" in text
+    return summary
+
+
+def test_demo_quick(tmp_path):
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    _check_report(tmp_path)
+    history = json.loads((tmp_path / "grpo" / "log_history.json").read_text())
+    assert any("reward" in h for h in history)
+
+
+@pytest.mark.slow
+def test_demo_full_improves_held_out_s_measure(tmp_path):
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    summary = _check_report(tmp_path)
+    assert summary["before"]["count"] >= 100
+    assert summary["delta_Sm"] > 0.0
