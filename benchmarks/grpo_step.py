@@ -164,42 +164,9 @@ def build_policy(args: argparse.Namespace):  # -> (model, processor)
     return model, processor
 
 
-def hiera_large_config():  # -> transformers.Sam2Config
-    """SAM2.1 hiera-large (sam2.1_hiera_l.yaml: embed 144, stages 2-6-36-4), 1024 px."""
-    from transformers import (
-        Sam2Config,
-        Sam2HieraDetConfig,
-        Sam2MaskDecoderConfig,
-        Sam2PromptEncoderConfig,
-        Sam2VisionConfig,
-    )
-
-    backbone = Sam2HieraDetConfig(
-        hidden_size=144,
-        num_attention_heads=2,
-        image_size=[1024, 1024],
-        blocks_per_stage=[2, 6, 36, 4],
-        embed_dim_per_stage=[144, 288, 576, 1152],
-        num_attention_heads_per_stage=[2, 4, 8, 16],
-        window_size_per_stage=[8, 4, 16, 8],
-        global_attention_blocks=[23, 33, 43],
-        window_positional_embedding_background_size=[7, 7],
-    )
-    vision = Sam2VisionConfig(
-        backbone_config=backbone,
-        backbone_channel_list=[1152, 576, 288, 144],
-        backbone_feature_sizes=[[256, 256], [128, 128], [64, 64]],
-        fpn_hidden_size=256,
-    )
-    prompt = Sam2PromptEncoderConfig(hidden_size=256, image_size=1024, patch_size=16)
-    decoder = Sam2MaskDecoderConfig(hidden_size=256, mlp_dim=2048, num_attention_heads=8)
-    return Sam2Config(
-        vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder
-    )
-
-
 def build_segmenter(args: argparse.Namespace):  # -> Sam2Segmenter
     from segr1.segment import Sam2Segmenter, tiny_sam2_config
+    from segr1.segment.sam2 import hiera_large_config
 
     config = hiera_large_config() if args.scale == "released" else tiny_sam2_config()
     dtype = args.sam_dtype if args.device.startswith("cuda") else "float32"

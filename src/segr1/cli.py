@@ -110,25 +110,28 @@ def eval_cmd(
     from segr1.inference import Pipeline
 
     opts = {k: v for k, v in {"images": images, "masks": masks}.items() if v is not None}
-    samples = load_dataset(dataset, root, split, **opts)
-    if limit is not None:
-        samples = samples[:limit]
-    task = samples[0].task if samples else "foreground"
-    pipe = Pipeline.from_pretrained(
-        model,
-        segmenter=segmenter,
-        task=task,
-        side=side or (768 if task == "foreground" else 1024),
-        device=device,
-        dtype=dtype,
-        bgr=bgr,
-        max_new_tokens=max_new_tokens,
-        stage=stage,
-        segment_at=segment_at,
-    )
-    result = evaluate(
-        pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter, batch_size=batch_size
-    )
+    try:
+        samples = load_dataset(dataset, root, split, **opts)[:limit]
+        task = samples[0].task if samples else "foreground"
+        pipe = Pipeline.from_pretrained(
+            model,
+            segmenter=segmenter,
+            task=task,
+            side=side or (768 if task == "foreground" else 1024),
+            device=device,
+            dtype=dtype,
+            bgr=bgr,
+            max_new_tokens=max_new_tokens,
+            stage=stage,
+            segment_at=segment_at,
+        )
+        result = evaluate(
+            pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
+            batch_size=batch_size,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
     typer.echo(f"{result['count']} samples, {result['unparseable']} unparseable; wrote {out}")
 

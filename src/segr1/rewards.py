@@ -207,18 +207,6 @@ class SegmentationReward:
         return [s.reward for s in self.last]
 
 
-def make_segmentation_reward(
-    segmenter: Segmenter,
-    side: int = 768,
-    w_iou: float = 0.7,
-    w_s: float = 0.3,
-    variant: Variant = "smeasure",
-    task: str = "foreground",
-) -> SegmentationReward:
-    """Factory for :class:`SegmentationReward` (stable name in logs, picklable)."""
-    return SegmentationReward(segmenter, side, w_iou, w_s, variant, task)
-
-
 def build_rewards(
     segmenter: Segmenter,
     side: int = 768,
@@ -229,4 +217,4 @@ def build_rewards(
 ) -> list[Callable[..., list[float]]]:
     """The released recipe's reward list: [format, segmentation], summed with equal weight."""
     fmt = prerl_format_reward if task == "prerl" else format_reward
-    return [fmt, make_segmentation_reward(segmenter, side, w_iou, w_s, variant, task)]
+    return [fmt, SegmentationReward(segmenter, side, w_iou, w_s, variant, task)]

@@ -49,8 +49,11 @@ def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-def hiera_tiny_config() -> Sam2Config:
-    """The released ``sam2.1-hiera-tiny`` image architecture (1024 px), built offline."""
+def _hiera_1024_config(
+    dim: int, heads: int, blocks: list[int], windows: list[int], global_blocks: list[int]
+) -> Sam2Config:
+    """A released SAM2.1 image architecture at 1024 px: Hiera stages double ``dim`` and
+    ``heads``; the FPN, prompt encoder and mask decoder are the same for every size."""
     from transformers import (
         Sam2Config,
         Sam2HieraDetConfig,
@@ -59,20 +62,21 @@ def hiera_tiny_config() -> Sam2Config:
         Sam2VisionConfig,
     )
 
+    dims = [dim * 2**i for i in range(4)]
     backbone = Sam2HieraDetConfig(
-        hidden_size=96,
-        num_attention_heads=1,
+        hidden_size=dim,
+        num_attention_heads=heads,
         image_size=[1024, 1024],
-        blocks_per_stage=[1, 2, 7, 2],
-        embed_dim_per_stage=[96, 192, 384, 768],
-        num_attention_heads_per_stage=[1, 2, 4, 8],
-        window_size_per_stage=[8, 4, 14, 7],
-        global_attention_blocks=[5, 7, 9],
+        blocks_per_stage=blocks,
+        embed_dim_per_stage=dims,
+        num_attention_heads_per_stage=[heads * 2**i for i in range(4)],
+        window_size_per_stage=windows,
+        global_attention_blocks=global_blocks,
         window_positional_embedding_background_size=[7, 7],
     )
     vision = Sam2VisionConfig(
         backbone_config=backbone,
-        backbone_channel_list=[768, 384, 192, 96],
+        backbone_channel_list=dims[::-1],
         backbone_feature_sizes=[[256, 256], [128, 128], [64, 64]],
         fpn_hidden_size=256,
     )
@@ -81,6 +85,16 @@ def hiera_tiny_config() -> Sam2Config:
     return Sam2Config(
         vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder
     )
+
+
+def hiera_tiny_config() -> Sam2Config:
+    """The released ``sam2.1-hiera-tiny`` image architecture (1024 px), built offline."""
+    return _hiera_1024_config(96, 1, [1, 2, 7, 2], [8, 4, 14, 7], [5, 7, 9])
+
+
+def hiera_large_config() -> Sam2Config:
+    """The released ``sam2.1-hiera-large`` image architecture (1024 px), built offline."""
+    return _hiera_1024_config(144, 2, [2, 6, 36, 4], [8, 4, 16, 8], [23, 33, 43])
 
 
 def tiny_sam2_config(image_size: int = 64) -> Sam2Config:
