@@ -41,8 +41,9 @@ class DemoConfig:
     image_size: int = 128  # synthetic scene side, pixels
     side: int = 100  # S: the square the policy sees; answers are written in it
     warmup_steps: int = 300
-    grpo_steps: int = 40
+    grpo_steps: int = 60
     grpo_lr: float = 2e-4
+    temperature: float = 0.7  # rollout sampling temperature (released: 1.0; see docs/demo.md)
     num_generations: int = 8
     prompts_per_step: int = 4  # GRPO groups per step: prompts_per_step x num_generations rollouts
     max_completion_length: int = 64
@@ -111,6 +112,7 @@ def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path) -> list[str]
         "--image_side", str(cfg.side),
         "--max_steps", str(cfg.grpo_steps),
         "--learning_rate", str(cfg.grpo_lr),
+        "--temperature", str(cfg.temperature),
         "--num_generations", str(cfg.num_generations),
         "--per_device_train_batch_size", str(cfg.num_generations * cfg.prompts_per_step),
         "--max_completion_length", str(cfg.max_completion_length),

@@ -62,7 +62,7 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
     ys, xs = np.nonzero(mask)
     pick = rng.choice(len(xs), size=min(cfg.n_fg, len(xs)), replace=False)
     points = [[int(xs[i]), int(ys[i])] for i in pick]
-    outside = np.ones_like(mask)
+    outside = ~mask  # background points: off the object and outside the box
     outside[y1 : y2 + 1, x1 : x2 + 1] = False
     bys, bxs = np.nonzero(outside)
     if len(bxs):
