@@ -114,3 +114,28 @@ def test_errors_name_the_problem(refer_root, tmp_path):
         load_dataset("refcoco", refer_root, split="val", image_dir=tmp_path / "nowhere")
     with pytest.raises(TypeError, match="image_dir"):
         load_dataset("refcoco", refer_root, split="val", images="x")
+
+
+def test_cli_reader_options_reach_the_reader(refer_root, tmp_path):
+    from typer.testing import CliRunner
+
+    from segr1.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["data", "list"])
+    assert listed.exit_code == 0 and "refcoco" in listed.output.split()
+    base = ["data", "inspect", "--dataset", "refcoco", "--root", str(refer_root)]
+    image_dir = refer_root / "images" / "mscoco" / "images" / "train2014"
+    ok = runner.invoke(app, [*base, "--image-dir", str(image_dir), "--data-opt", "text_field=raw"])
+    assert ok.exit_code == 0, ok.output
+    assert "samples: 4" in ok.output and "Thing 0!" in ok.output
+    moved = runner.invoke(app, [*base, "--image-dir", str(tmp_path / "nowhere")])
+    assert moved.exit_code == 2 and "nowhere" in moved.output
+    unknown = runner.invoke(app, [*base, "--data-opt", "colour=red"])
+    assert unknown.exit_code == 2 and "colour" in unknown.output
+    malformed = runner.invoke(app, [*base, "--data-opt", "split_by"])
+    assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
+    # eval takes the same reader flags (before any model is loaded)
+    ev = ["eval", "--model", "unused", "--dataset", "refcoco", "--root", str(refer_root)]
+    bad = runner.invoke(app, [*ev, "--out", str(tmp_path / "o"), "--data-opt", "colour=red"])
+    assert bad.exit_code == 2 and "colour" in bad.output

@@ -4,8 +4,12 @@ heavy imports happen inside the command so ``segr1 --help`` stays fast."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from segr1.inference import Pipeline
 
 app = typer.Typer(
     name="segr1",
@@ -16,6 +20,60 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Dataset utilities.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+# Options shared by the commands that build a Pipeline (predict, eval) or read a dataset
+# (eval, data inspect): declared once so their names, defaults and help cannot drift apart.
+MODEL = typer.Option(..., "--model", help="Policy: hub id or local directory.")
+SEGMENTER = typer.Option(
+    "grabcut", help="grabcut | sam2-random-tiny | a SAM2 checkpoint (hub id or folder)."
+)
+DEVICE = typer.Option("cpu", help="Torch device for policy and segmenter.")
+DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16.")
+SEGMENT_AT = typer.Option("model", help="model (S x S, released) | original.")
+BGR = typer.Option(False, help="Released-code quirk: hand the segmenter BGR images.")
+STAGE = typer.Option("eval", help="System prompt: eval (released eval) | train.")
+MAX_NEW_TOKENS = typer.Option(400, help="Generation budget per answer.")
+ROOT = typer.Option(None, "--root", help="Dataset root folder.")
+SPLIT = typer.Option(None, "--split", help="Split [default: the dataset's test/val split].")
+IMAGES = typer.Option(None, "--images", help="Image folder (dataset 'folder'; skips detection).")
+MASKS = typer.Option(None, "--masks", help="Mask folder (with --images).")
+IMAGE_DIR = typer.Option(None, "--image-dir", help="COCO train2014 images (refcoco*).")
+UNPAIRED = typer.Option("error", "--unpaired", help="'error' or 'drop' unpaired files.")
+DATA_OPT = typer.Option(
+    None,
+    "--data-opt",
+    help="Other reader option KEY=VALUE, repeatable (e.g. split_by=umd, include_noncam=true).",
+)
+
+
+def _dataset_opts(
+    images: str | None,
+    masks: str | None,
+    image_dir: str | None,
+    unpaired: str,
+    data_opt: list[str] | None,
+) -> dict[str, object]:
+    """Reader keyword options from the shared dataset flags (only those the user set)."""
+    opts: dict[str, object] = {}
+    if images is not None or masks is not None:
+        opts.update(images=images, masks=masks)
+    if image_dir is not None:
+        opts["image_dir"] = image_dir
+    if unpaired != "error":
+        opts["unpaired"] = unpaired
+    for item in data_opt or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--data-opt {item!r}: expected KEY=VALUE")
+        lowered = value.lower()
+        opts[key.replace("-", "_")] = lowered == "true" if lowered in ("true", "false") else value
+    return opts
+
+
+def _pipeline(model: str, **kwargs: object) -> Pipeline:
+    from segr1.inference import Pipeline
+
+    return Pipeline.from_pretrained(model, **kwargs)
 
 
 @app.command()
@@ -39,38 +97,28 @@ def demo(
 @app.command()
 def predict(
     images: list[str] = typer.Argument(..., help="Image files and/or folders of images."),
-    model: str = typer.Option(..., "--model", help="Policy: hub id or local directory."),
+    model: str = MODEL,
     out: str = typer.Option(..., "--out", help="Output folder (mask PNG, overlay JPG, JSON)."),
     query: str | None = typer.Option(None, help="Expression / question (referring, reasoning)."),
     task: str = typer.Option("foreground", help="foreground | referring | reasoning | prerl."),
-    segmenter: str = typer.Option(
-        "grabcut", help="grabcut | sam2-random-tiny | a SAM2 checkpoint (hub id or folder)."
-    ),
+    segmenter: str = SEGMENTER,
     side: int = typer.Option(768, help="Square side S the image is stretched to for the policy."),
-    device: str = typer.Option("cpu", help="Torch device for policy and segmenter."),
-    dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16."),
-    segment_at: str = typer.Option("model", help="model (S x S, released) | original."),
-    bgr: bool = typer.Option(False, help="Released-code quirk: hand the segmenter BGR images."),
-    stage: str = typer.Option("eval", help="System prompt: eval (released eval) | train."),
-    max_new_tokens: int = typer.Option(400, help="Generation budget per answer."),
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    segment_at: str = SEGMENT_AT,
+    bgr: bool = BGR,
+    stage: str = STAGE,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = typer.Option(4, help="Images per generation batch."),
 ) -> None:
     """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
-    from segr1.inference import Pipeline, predict_paths
+    from segr1.inference import predict_paths
 
     try:
-        pipe = Pipeline.from_pretrained(
-            model,
-            segmenter=segmenter,
-            task=task,
-            side=side,
-            device=device,
-            dtype=dtype,
-            bgr=bgr,
-            max_new_tokens=max_new_tokens,
-            stage=stage,
-            segment_at=segment_at,
-        )
+        pipe = _pipeline(
+            model, segmenter=segmenter, task=task, side=side, device=device, dtype=dtype,
+            bgr=bgr, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
+        )  # fmt: skip
         written, errors = predict_paths(pipe, images, out, query=query, batch_size=batch_size)
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -84,52 +132,47 @@ def predict(
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Option(..., "--model", help="Policy: hub id or local directory."),
+    model: str = MODEL,
     dataset: str = typer.Option(..., "--dataset", help="Dataset name (segr1 data list) or folder."),
     out: str = typer.Option(..., "--out", help="Output folder; a re-run resumes in it."),
-    root: str | None = typer.Option(None, "--root", help="Dataset root folder."),
-    split: str | None = typer.Option(None, "--split", help="Split [default: the test split]."),
-    images: str | None = typer.Option(None, "--images", help="Image folder (dataset 'folder')."),
-    masks: str | None = typer.Option(None, "--masks", help="Mask folder (dataset 'folder')."),
-    segmenter: str = typer.Option("grabcut", help="Segmenter: grabcut, or a SAM2 id / directory."),
+    root: str | None = ROOT,
+    split: str | None = SPLIT,
+    images: str | None = IMAGES,
+    masks: str | None = MASKS,
+    image_dir: str | None = IMAGE_DIR,
+    unpaired: str = UNPAIRED,
+    data_opt: list[str] | None = DATA_OPT,
+    segmenter: str = SEGMENTER,
     side: int | None = typer.Option(
         None, help="Square side S [default: 768 for foreground, 1024 for referring/reasoning]."
     ),
-    device: str = typer.Option("cpu", help="Torch device for policy and segmenter."),
-    dtype: str = typer.Option("auto", help="auto | float32 | bfloat16 | float16."),
-    segment_at: str = typer.Option("model", help="model (S x S, released) | original."),
-    bgr: bool = typer.Option(False, help="Released-code quirk: hand the segmenter BGR images."),
-    stage: str = typer.Option("eval", help="System prompt: eval (released eval) | train."),
-    max_new_tokens: int = typer.Option(400, help="Generation budget per answer (greedy)."),
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    segment_at: str = SEGMENT_AT,
+    bgr: bool = BGR,
+    stage: str = STAGE,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = typer.Option(8, help="Images per generation batch."),
     limit: int | None = typer.Option(None, help="Evaluate only the first N samples (smoke runs)."),
 ) -> None:
     """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
     from segr1.data.registry import load_dataset
     from segr1.evaluate import evaluate
-    from segr1.inference import Pipeline
 
-    opts = {k: v for k, v in {"images": images, "masks": masks}.items() if v is not None}
     try:
+        opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         samples = load_dataset(dataset, root, split, **opts)[:limit]
         task = samples[0].task if samples else "foreground"
-        pipe = Pipeline.from_pretrained(
-            model,
-            segmenter=segmenter,
-            task=task,
-            side=side or (768 if task == "foreground" else 1024),
-            device=device,
-            dtype=dtype,
-            bgr=bgr,
-            max_new_tokens=max_new_tokens,
-            stage=stage,
-            segment_at=segment_at,
-        )
+        pipe = _pipeline(
+            model, segmenter=segmenter, task=task,
+            side=side or (768 if task == "foreground" else 1024), device=device, dtype=dtype,
+            bgr=bgr, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
+        )  # fmt: skip
         result = evaluate(
             pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
             batch_size=batch_size,
         )  # fmt: skip
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, TypeError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
@@ -223,30 +266,32 @@ def data_synth(
         typer.echo(f"{split}: {info['n']} scenes {info['counts']} -> {out}")
 
 
+@data_app.command("list")
+def data_list() -> None:
+    """The dataset names --dataset accepts, one per line."""
+    from segr1.data.registry import dataset_names
+
+    for name in dataset_names():
+        typer.echo(name)
+
+
 @data_app.command("inspect")
 def data_inspect(
-    dataset: str = typer.Option(
-        ..., "--dataset", help="Dataset name (see the error for the list)."
-    ),
-    root: str | None = typer.Option(None, "--root", help="Dataset root folder."),
-    split: str | None = typer.Option(None, "--split", help="Split [default: the dataset's]."),
-    images: str | None = typer.Option(None, "--images", help="Image folder (skips detection)."),
-    masks: str | None = typer.Option(None, "--masks", help="Mask folder (with --images)."),
-    image_dir: str | None = typer.Option(None, "--image-dir", help="COCO train2014 (refcoco*)."),
-    unpaired: str = typer.Option("error", "--unpaired", help="'error' or 'drop' unpaired files."),
+    dataset: str = typer.Option(..., "--dataset", help="Dataset name (segr1 data list)."),
+    root: str | None = ROOT,
+    split: str | None = SPLIT,
+    images: str | None = IMAGES,
+    masks: str | None = MASKS,
+    image_dir: str | None = IMAGE_DIR,
+    unpaired: str = UNPAIRED,
+    data_opt: list[str] | None = DATA_OPT,
     show: int = typer.Option(5, "--show", help="How many samples to list."),
 ) -> None:
     """Print the detected layout, the sample count and the first samples of a dataset."""
     from segr1.data.registry import describe
 
-    opts: dict[str, object] = {}
-    if images is not None or masks is not None:
-        opts.update(images=images, masks=masks)
-    if image_dir is not None:
-        opts["image_dir"] = image_dir
-    if unpaired != "error":
-        opts["unpaired"] = unpaired
     try:
+        opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         typer.echo(describe(dataset, root, split, show=show, **opts))
     except (ValueError, FileNotFoundError, TypeError) as e:
         typer.echo(f"error: {e}", err=True)
