@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from painter import Painter
 from segr1.rewards import (
     build_rewards,
     completion_text,
@@ -12,36 +13,8 @@ from segr1.rewards import (
     point_count_reward,
     prerl_format_reward,
 )
-from segr1.segment.base import Embedding, Segmenter
 
 S = 64
-
-
-class BoxPainter(Segmenter):
-    """Test-only segmenter: a call's mask is its box (or a 3x3 square per fg point)."""
-
-    name = "box-painter"
-
-    def __init__(self):
-        self.embeds = 0
-        self.decodes = 0
-
-    def embed(self, image):
-        self.embeds += 1
-        return Embedding(size=(image.shape[1], image.shape[0]), data=None)
-
-    def decode(self, embedding, calls):
-        self.decodes += 1
-        w, h = embedding.size
-        out = np.zeros((len(calls), h, w), bool)
-        for k, c in enumerate(calls):
-            if c.box is not None:
-                x1, y1, x2, y2 = np.round(c.box).astype(int)
-                out[k, y1:y2, x1:x2] = True
-            for (x, y), lab in zip(c.points.astype(int), c.labels, strict=True):
-                if lab == 1:
-                    out[k, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = True
-        return out
 
 
 def square_mask(x1, y1, x2, y2, side=S):
@@ -86,7 +59,7 @@ def test_point_count_reward_peaks_at_eight():
 
 
 def test_segmentation_reward_known_values():
-    seg = BoxPainter()
+    seg = Painter()
     fmt, reward = build_rewards(seg, side=S)
     perfect = answer((16, 16, 48, 48), points=[(30, 30)], labels=[1])
     half = answer((16, 16, 32, 48), points=[(20, 20)], labels=[1])  # IoU 0.5
@@ -109,7 +82,7 @@ def test_segmentation_reward_known_values():
 
 
 def test_released_variant_is_iou_plus_one_minus_area():
-    seg = BoxPainter()
+    seg = Painter()
     _, reward = build_rewards(seg, side=S, variant="released")
     half = answer((16, 16, 32, 48), points=[(20, 20)], labels=[1])
     r = reward(completions=[half], image=[IMG], mask=[GT])
@@ -119,7 +92,7 @@ def test_released_variant_is_iou_plus_one_minus_area():
 
 
 def test_groups_share_one_embedding_per_image():
-    seg = BoxPainter()
+    seg = Painter()
     _, reward = build_rewards(seg, side=S)
     other = Image.fromarray(np.zeros((S, S, 3), np.uint8))
     c = answer((16, 16, 48, 48))
@@ -134,13 +107,13 @@ def test_ground_truth_is_resized_bilinear_then_thresholded():
 
 
 def test_missing_columns_error_names_them():
-    _, reward = build_rewards(BoxPainter(), side=S)
+    _, reward = build_rewards(Painter(), side=S)
     with pytest.raises(ValueError, match="'image' and 'mask'"):
         reward(completions=["x"])
 
 
 def test_prompts_of_points_only_for_prerl():
-    seg = BoxPainter()
+    seg = Painter()
     _, reward = build_rewards(seg, side=S, task="prerl")
     r = reward(
         completions=["<points>[[30,30]]</points> <labels>[1]</labels>"], image=[IMG], mask=[GT]

@@ -2,37 +2,11 @@
 
 import numpy as np
 
+from painter import Painter
 from segr1.protocol.geometry import Prompts
-from segr1.segment.base import Embedding, Segmenter, plan_calls
+from segr1.segment.base import plan_calls
 
 H, W = 40, 60
-
-
-class Painter(Segmenter):
-    """Test-only decoder: a call's mask is its box, plus a 3x3 square per foreground point."""
-
-    name = "painter"
-
-    def __init__(self):
-        self.decodes = 0
-        self.calls = []
-
-    def embed(self, image):
-        return Embedding(size=(image.shape[1], image.shape[0]), data=None)
-
-    def decode(self, embedding, calls):
-        self.decodes += 1
-        self.calls.extend(calls)
-        w, h = embedding.size
-        out = np.zeros((len(calls), h, w), bool)
-        for k, c in enumerate(calls):
-            if c.box is not None:
-                x1, y1, x2, y2 = np.round(c.box).astype(int)
-                out[k, y1:y2, x1:x2] = True
-            for (x, y), lab in zip(c.points.astype(int), c.labels, strict=True):
-                if lab == 1:
-                    out[k, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] = True
-        return out
 
 
 def prompts(boxes=(), points=(), labels=()):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from painter import Painter
 from segr1.train.config import CONFIG_NAME, config_dict, parse_config
 from test_train_support import (
     LOGGED,
-    BoxFillSegmenter,
     finite_logs,
     one_thread,
     raw_policy,
@@ -125,7 +125,7 @@ def test_lora_run_exports_merged_weights(tmp_path: Path, warm: Path, one_thread:
     )
     from segr1.train.main import train
 
-    result = train(cfg, segmenter=BoxFillSegmenter(), train_dataset=toy_dataset(4))
+    result = train(cfg, segmenter=Painter(points=False), train_dataset=toy_dataset(4))
     finite_logs(result.log_history, LOGGED)
     assert result.global_step == 2
     assert (tmp_path / "run" / "final-adapter" / "adapter_config.json").is_file()
@@ -145,7 +145,7 @@ def test_qwen3_vl_short_run(tmp_path: Path, tmp_path_factory, one_thread: None) 
 
     policy = raw_policy(tmp_path_factory.getbasetemp() / "policies", "qwen3_vl")
     cfg = tiny_config(tmp_path / "run", policy, max_steps=1, max_completion_length=16)
-    result = train(cfg, segmenter=BoxFillSegmenter(), train_dataset=toy_dataset(4))
+    result = train(cfg, segmenter=Painter(points=False), train_dataset=toy_dataset(4))
     assert result.global_step == 1
     finite_logs(result.log_history, LOGGED)
     model, _ = _load_plain(result.final_dir)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from painter import Painter
 from segr1.train.main import TrainResult, train
 from test_train_support import (
     HIT,
     LOGGED,
     MISS,
-    BoxFillSegmenter,
     answer,
     finite_logs,
     one_thread,
@@ -81,7 +81,7 @@ def grpo(out: Path, policy: Path, steps: int, batch: int = 16, **overrides: obje
         loss_type="grpo",
         **overrides,
     )
-    return train(cfg, segmenter=BoxFillSegmenter(), train_dataset=toy_dataset(8))
+    return train(cfg, segmenter=Painter(points=False), train_dataset=toy_dataset(8))
 
 
 def hit_rate(run: Path, steps: range) -> float:

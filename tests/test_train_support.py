@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segr1.segment.base import Call, Embedding, Segmenter
+from painter import Painter
+from segr1.segment.base import Call, Embedding
 
 SIDE = 64  # the S x S frame of the toy task
 HIT = (16, 16, 48, 48)  # the toy target box: the mask of every toy sample
@@ -32,24 +33,6 @@ def answer(box: Sequence[int]) -> str:
         f"<think></think> <bbox>[{x1},{y1},{x2},{y2}]</bbox>, "
         f"<points>[[{cx},{cy}]]</points>, <labels>[1]</labels>"
     )
-
-
-class BoxFillSegmenter(Segmenter):
-    """Each box becomes its filled rectangle (points ignored): the ideal answer is known."""
-
-    name = "boxfill"
-
-    def embed(self, image: np.ndarray) -> Embedding:
-        return Embedding((image.shape[1], image.shape[0]), None)
-
-    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
-        w, h = embedding.size
-        out = np.zeros((len(calls), h, w), dtype=bool)  # (C, H, W)
-        for i, call in enumerate(calls):
-            if call.box is not None:
-                x1, y1, x2, y2 = np.round(call.box).astype(int)
-                out[i, y1:y2, x1:x2] = True
-        return out
 
 
 def toy_images(n: int, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -233,7 +216,7 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_box_fill_segmenter_fills_boxes() -> None:
-    seg = BoxFillSegmenter()
+    seg = Painter(points=False)
     call = Call(np.array([2, 3, 6, 8], np.float32), np.zeros((0, 2)), np.zeros(0))
     masks = seg.decode(Embedding((10, 10), None), [call])  # (1, 10, 10)
     assert masks.shape == (1, 10, 10)
