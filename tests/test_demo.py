@@ -26,7 +26,11 @@ def _check_report(out):
         assert rescored["count"] == result["count"]
         for key in ("Sm", "meanEm", "wFm", "MAE", "IoU"):
             assert result["metrics"][key] == pytest.approx(rescored[key], abs=1e-9)
+    reference = summary["reference_gt_box"]  # GrabCut given the ground-truth box, no policy
+    assert reference["count"] == summary["before"]["count"]
+    assert 0.0 <= reference["Sm"] <= 1.0 and 0.0 <= reference["IoU"] <= 1.0
     text = (report / "report.md").read_text()
+    assert f"{reference['Sm']:.4f}" in text
     assert f"{summary['after']['metrics']['Sm']:.4f}" in text
     assert "segr1 demo" in text and "segr1 train" in text
     return summary
