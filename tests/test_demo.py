@@ -26,6 +26,10 @@ def _check_report(out):
         assert rescored["count"] == result["count"]
         for key in ("Sm", "meanEm", "wFm", "MAE", "IoU"):
             assert result["metrics"][key] == pytest.approx(rescored[key], abs=1e-9)
+    paired = summary["paired_Sm_change"]
+    assert paired["better"] + paired["worse"] + paired["equal"] == summary["before"]["count"]
+    assert paired["mean"] == pytest.approx(summary["delta_Sm"], abs=1e-9)
+    assert paired["ci95"][0] <= paired["mean"] <= paired["ci95"][1]
     reference = summary["reference_gt_box"]  # GrabCut given the ground-truth box, no policy
     assert reference["count"] == summary["before"]["count"]
     assert 0.0 <= reference["Sm"] <= 1.0 and 0.0 <= reference["IoU"] <= 1.0

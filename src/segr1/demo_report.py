@@ -109,6 +109,28 @@ def per_kind(test, eval_dir: Path) -> dict[str, float]:
     return out
 
 
+def per_image_s(test, eval_dir: Path) -> np.ndarray:
+    """(N,) S-measure of each test image's written mask, in test order."""
+    from segr1.metrics import SMeasure
+
+    acc = SMeasure()
+    scores = [acc.step(read_mask(eval_dir / "masks" / f"{s.id}.png"), s.load_mask())["Sm"]
+              for s in test]  # fmt: skip
+    return np.asarray(scores, dtype=np.float64)
+
+
+def paired_change(before: np.ndarray, after: np.ndarray, resamples: int = 10_000) -> dict:
+    """Per-image S-measure change: images better / worse / equal, and a 95 % paired bootstrap
+    interval of the mean change (seeded, so the report is reproducible)."""
+    diff = after - before  # (N,)
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"better": int((diff > 1e-9).sum()), "worse": int((diff < -1e-9).sum()),
+            "equal": int((np.abs(diff) <= 1e-9).sum()), "mean": float(diff.mean()),
+            "ci95": [float(low), float(high)]}  # fmt: skip
+
+
 def reference_scores(test, side: int) -> dict[str, float]:
     """Metrics of GrabCut given each image's ground-truth box, no policy (an upper reference).
 
@@ -172,6 +194,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     kinds = {k: per_kind(test, out / f"eval_{k}") for k in ("before", "after")}
     distinct = {k: distinct_answers(out / f"eval_{k}") for k in ("before", "after")}
     reference = reference_scores(test, cfg.side)
+    paired = paired_change(*(per_image_s(test, out / f"eval_{k}") for k in ("before", "after")))
     quick = cfg.n_test < 100
     lines = [
         "# Seg-R1 demo report",
@@ -187,7 +210,9 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         _row(f"after GRPO ({cfg.grpo_steps} steps)", after),
         _row("reference: GrabCut given the ground-truth box (no policy)", {"metrics": reference}),
         "",
-        f"S-measure change: **{delta:+.4f}**.",
+        f"S-measure change: **{delta:+.4f}** (95 % paired bootstrap interval "
+        f"{paired['ci95'][0]:+.4f} to {paired['ci95'][1]:+.4f}); per image: "
+        f"{paired['better']} better, {paired['worse']} worse, {paired['equal']} unchanged.",
         "",
         "S-measure per scene kind: "
         + ", ".join(
@@ -223,7 +248,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     (rep / "report.md").write_text("\n".join(lines), encoding="utf-8")
     summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds,
                "per_kind_Sm": kinds, "distinct_boxes": distinct,
-               "reference_gt_box": reference}  # fmt: skip
+               "reference_gt_box": reference, "paired_Sm_change": paired}  # fmt: skip
     (rep / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return rep
 
