@@ -1,9 +1,10 @@
 """The demo's report folder: ``report.md``, ``curves.png``, ``grid.png``, ``summary.json``.
 
-Everything here is read from what the demo run wrote (evaluation outputs, the trainer's log
-history); nothing is typed in by hand. The one thing computed here is the reference row: the
-same segmenter given each test image's ground-truth box, which tells how much of the gap is left
-for a policy that localises objects.
+Everything here comes from what the demo run wrote (evaluation outputs, written masks, the
+trainer's log history); nothing is typed in by hand. Per-image S-measures (for the per-kind
+means and the paired interval) are scored from the written masks with ``segr1.metrics``; the
+reference row runs the same segmenter given each test image's ground-truth box, which tells how
+much room is left for a policy that localises objects.
 """
 
 from __future__ import annotations
@@ -94,21 +95,6 @@ def _header(titles: list[str], width: int, column: int) -> np.ndarray:
     return bar
 
 
-def per_kind(test, eval_dir: Path) -> dict[str, float]:
-    """S-measure per scene kind (the synthetic ids end with their kind)."""
-    from segr1.metrics import SMeasure
-
-    out = {}
-    for kind in ("camouflage", "salient", "empty"):
-        subset = [s for s in test if s.id.endswith(kind)]
-        if subset:
-            acc = SMeasure()
-            for s in subset:
-                acc.step(read_mask(eval_dir / "masks" / f"{s.id}.png"), s.load_mask())
-            out[kind] = float(acc.results()["Sm"])
-    return out
-
-
 def per_image_s(test, eval_dir: Path) -> np.ndarray:
     """(N,) S-measure of each test image's written mask, in test order."""
     from segr1.metrics import SMeasure
@@ -117,6 +103,16 @@ def per_image_s(test, eval_dir: Path) -> np.ndarray:
     scores = [acc.step(read_mask(eval_dir / "masks" / f"{s.id}.png"), s.load_mask())["Sm"]
               for s in test]  # fmt: skip
     return np.asarray(scores, dtype=np.float64)
+
+
+def per_kind(test, scores: np.ndarray) -> dict[str, float]:
+    """Mean S-measure per scene kind (the synthetic ids end with their kind)."""
+    out = {}
+    for kind in ("camouflage", "salient", "empty"):
+        rows = [i for i, s in enumerate(test) if s.id.endswith(kind)]
+        if rows:
+            out[kind] = float(np.mean(scores[rows]))
+    return out
 
 
 def paired_change(before: np.ndarray, after: np.ndarray, resamples: int = 10_000) -> dict:
@@ -191,10 +187,11 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     plot_grid(grid, out / "eval_before", out / "eval_after", cfg.side, rep / "grid.png")
     delta = after["metrics"]["Sm"] - before["metrics"]["Sm"]
     warm = out / "policy" / "warmup"
-    kinds = {k: per_kind(test, out / f"eval_{k}") for k in ("before", "after")}
+    s_image = {k: per_image_s(test, out / f"eval_{k}") for k in ("before", "after")}
+    kinds = {k: per_kind(test, scores) for k, scores in s_image.items()}
     distinct = {k: distinct_answers(out / f"eval_{k}") for k in ("before", "after")}
     reference = reference_scores(test, cfg.side)
-    paired = paired_change(*(per_image_s(test, out / f"eval_{k}") for k in ("before", "after")))
+    paired = paired_change(s_image["before"], s_image["after"])
     quick = cfg.n_test < 100
     lines = [
         "# Seg-R1 demo report",
