@@ -134,9 +134,9 @@ def reference_scores(test, side: int) -> dict[str, float]:
     policy sees; segmentation runs there and the mask is upsampled to the original size, exactly
     as the evaluated pipeline does. An image without an object gets an empty mask.
     """
-    from segr1.imaging import stretch, upsample_mask
+    from segr1.inference import segment_square
     from segr1.metrics import GT_THRESHOLD, ForegroundMetrics
-    from segr1.protocol.geometry import Prompts
+    from segr1.protocol.geometry import Prompts, scale_boxes, square
     from segr1.segment.grabcut import GrabCutSegmenter
 
     segmenter, acc = GrabCutSegmenter(), ForegroundMetrics()
@@ -146,11 +146,10 @@ def reference_scores(test, side: int) -> dict[str, float]:
         ys, xs = np.nonzero(gt > GT_THRESHOLD)
         mask = np.zeros((h, w), bool)
         if len(ys):
-            box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
-            box *= np.array([side / w, side / h, side / w, side / h], np.float32)
-            prompts = Prompts(box[None], np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
-            small = segmenter(stretch(image, side), [prompts])[0]  # (S, S)
-            mask = upsample_mask(small, (w, h), "bilinear")
+            box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+            box = scale_boxes(box, (w, h), square(side))  # original -> model frame
+            prompts = Prompts(box, np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
+            mask = segment_square(segmenter, image, [prompts], side)[0]
         acc.step(mask.astype(np.uint8) * 255, gt)
     return acc.results()
 

@@ -71,6 +71,21 @@ class Prediction:
         }
 
 
+def segment_square(
+    segmenter: Segmenter,
+    rgb: np.ndarray,
+    prompt_sets: Sequence[Prompts],
+    side: int,
+    upsample: str = "bilinear",
+) -> list[np.ndarray]:
+    """The released protocol's segmentation: the image stretched to S x S is embedded (through
+    the segmenter's cache), prompt sets in that frame are decoded in one batch, and each S x S
+    mask is upsampled to the image's ``(H, W)``."""
+    h, w = rgb.shape[:2]
+    small = segmenter(stretch(rgb, side), prompt_sets)  # (P, S, S)
+    return [upsample_mask(m, (w, h), upsample) for m in small]  # (S, S) -> (H, W)
+
+
 def _per_image(values: Any, n: int, name: str) -> list:
     if values is None or isinstance(values, str | bool):
         return [values] * n
@@ -222,12 +237,11 @@ class Pipeline:
         if all(p.is_empty for p in original):
             masks = [np.zeros((h, w), dtype=bool) for _ in answers]
         elif self.segment_at == "original":
-            masks = list(self.segmenter.segment(self.segmenter.embed(rgb), original))  # (P, H, W)
+            masks = list(self.segmenter(rgb, original))  # (P, H, W)
         else:
             frame = square(self.side)
             prompts = [self._prompts(a, frame) for a in answers]
-            small = self.segmenter.segment(self.segmenter.embed(stretch(rgb, self.side)), prompts)
-            masks = [upsample_mask(m, (w, h), self.upsample) for m in small]  # (S, S) -> (H, W)
+            masks = segment_square(self.segmenter, rgb, prompts, self.side, self.upsample)
         return [
             Prediction(c, a, m, p)
             for c, a, m, p in zip(completions, answers, masks, original, strict=True)
