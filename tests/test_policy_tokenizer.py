@@ -31,9 +31,10 @@ def test_answer_round_trips_exactly(tok):
     [
         templates.SYSTEM_PROMPT_TRAIN,
         templates.SYSTEM_PROMPT_EVAL,
-        templates.foreground_text(),
-        templates.PRERL_QUESTION,
-        templates.referring_text("the zebra with 3 stripes, ünïcode ok?"),
+        templates.FOREGROUND_TRAIN_TEXT,
+        templates.FOREGROUND_EVAL_TEXT,
+        templates.PRERL_TEXT,
+        templates.Template("referring", "train").user_text("the zebra with 3 stripes, ünïcode ok?"),
     ],
 )
 def test_protocol_text_round_trips(tok, text):

@@ -5,11 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segr1.protocol.geometry import (
-    answer_prompts,
     clip_boxes,
     order_boxes,
     scale_boxes,
     scale_points,
+    scale_prompts,
 )
 
 
@@ -23,14 +23,14 @@ def test_out_of_frame_is_clipped():
 
 
 def test_model_to_original_scales_each_axis():
-    p = answer_prompts([[0, 0, 384, 768]], [[384, 384]], [1], model_side=768, target=(1000, 500))
+    p = scale_prompts([[0, 0, 384, 768]], [[384, 384]], [1], model_side=768, target=(1000, 500))
     assert np.allclose(p.boxes, [[0, 0, 500, 500]])
     assert np.allclose(p.points, [[500, 250]])
     assert p.labels.tolist() == [1]
 
 
 def test_empty_answer_gives_empty_prompts():
-    p = answer_prompts([], [], [], model_side=768, target=(64, 48))
+    p = scale_prompts([], [], [], model_side=768, target=(64, 48))
     assert p.is_empty and p.boxes.shape == (0, 4) and p.points.shape == (0, 2)
 
 

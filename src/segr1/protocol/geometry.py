@@ -15,19 +15,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from segr1.protocol.parse import Answer
 
 Size = tuple[int, int]  # (width, height)
 
 
 @dataclass(frozen=True)
 class Prompts:
-    """One prompt set in one frame: ``boxes`` (K, 4) xyxy, ``points`` (N, 2) xy, ``labels`` (N,)."""
+    """One prompt set in one frame: ``boxes`` (K, 4) xyxy, ``points`` (N, 2) xy, ``labels`` (N,).
+
+    ``joint`` selects how a segmenter combines them (``segr1.segment.base.plan_calls``): False
+    is Seg-R1's per-box rule (each box with the points inside it, masks OR-ed); True is the
+    released ReasonSeg evaluation's rule (ONE call: the first box with ALL the points).
+    """
 
     boxes: np.ndarray
     points: np.ndarray
     labels: np.ndarray
+    joint: bool = False
 
     @classmethod
     def empty(cls) -> Prompts:
@@ -86,12 +96,13 @@ def square(side: int) -> Size:
     return (side, side)
 
 
-def answer_prompts(
+def scale_prompts(
     boxes: Sequence[Sequence[float]],
     points: Sequence[Sequence[float]],
     labels: Sequence[int],
     model_side: int,
     target: Size,
+    joint: bool = False,
 ) -> Prompts:
     """Prompts written in the S x S model frame -> ordered, clipped prompts in ``target``."""
     src = square(model_side)
@@ -99,4 +110,19 @@ def answer_prompts(
         boxes=scale_boxes(np.asarray(boxes, np.float32).reshape(-1, 4), src, target),
         points=scale_points(np.asarray(points, np.float32).reshape(-1, 2), src, target),
         labels=np.asarray(labels, dtype=np.int64).reshape(-1),
+        joint=joint,
     )
+
+
+def answer_prompts(
+    answer: Answer, model_side: int, target: Size, needs_box: bool = True, joint: bool = False
+) -> Prompts | None:
+    """The prompts of a usable answer (:meth:`Answer.usable`) in ``target``; None otherwise."""
+    if not answer.usable(needs_box):
+        return None
+    return scale_prompts(answer.boxes, answer.points, answer.labels, model_side, target, joint)
+
+
+def original_prompts(answer: Answer, model_side: int, target: Size) -> Prompts:
+    """Whatever the answer holds, mapped to ``target`` (for display and logs, usable or not)."""
+    return scale_prompts(answer.boxes, answer.points, answer.labels, model_side, target)

@@ -1,6 +1,9 @@
-"""Completion text -> :class:`Answer` (boxes, points, labels). Pure Python: no torch, no numpy.
+"""Completion text <-> :class:`Answer` (boxes, points, labels, think). Pure Python: no torch,
+no numpy. This module is the Seg-R1 answer format: it parses (:func:`parse_answer`), writes
+(:func:`format_answer`) and decides whether an answer can prompt a segmenter
+(:meth:`Answer.usable`, the ONE validity gate the reward and evaluation share).
 
-Contract:
+Contract of :func:`parse_answer`:
 
 * never raises on any ``str`` and never evaluates model text as code;
 * runs in time linear in the text length: tags are found with ``str.find``, never with a
@@ -13,9 +16,16 @@ Contract:
   otherwise both are dropped; a box must have 4 numbers. One extension: a single ``<bbox>``
   holding a list of 4-number lists yields each of them as a box.
 
+:class:`ParseRules` selects the released evaluation's stricter readings (``RELEASED_RULES``:
+non-negative integers only, a tag holding anything else counts as absent;
+``RELEASED_REASONSEG_RULES``: additionally only the FIRST ``<bbox>``, closing tag optional).
+
 The literal grammar accepted inside a tag is Python/JSON list syntax restricted to numbers:
 ``[`` / ``(`` nesting, ``,`` separators (a trailing comma is allowed), and decimal numbers
 with optional sign, fraction and exponent. Anything else makes that tag unparseable.
+
+``parse_answer(format_answer(a)) == a`` for every answer whose think text holds no tag (tested
+as a property).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 Number = int | float
 
@@ -38,23 +49,59 @@ _OPEN = {"[": "]", "(": ")"}
 
 
 @dataclass(frozen=True)
+class ParseRules:
+    """How strictly a completion is read.
+
+    ``boxes``: ``"all"`` (every ``<bbox>`` tag) or ``"first"`` (only the first, whose closing tag
+    may be missing: its body runs to the first ``]``). ``integers_only``: every number must be a
+    non-negative integer literal; a tag holding anything else counts as absent.
+    """
+
+    boxes: Literal["all", "first"] = "all"
+    integers_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.boxes not in ("all", "first"):
+            raise ValueError(f"ParseRules.boxes={self.boxes!r}; choose 'all' or 'first'")
+
+
+DEFAULT_RULES = ParseRules()
+#: The released evaluation's parser for foreground and referring answers.
+RELEASED_RULES = ParseRules(integers_only=True)
+#: The released ReasonSeg evaluation's parser: first box only, closing tag optional.
+RELEASED_REASONSEG_RULES = ParseRules(boxes="first", integers_only=True)
+
+
+@dataclass(frozen=True)
 class Answer:
     """What a completion says, in the model's S x S frame.
 
     ``boxes``: list of ``[x1, y1, x2, y2]``; ``points``: list of ``[x, y]``; ``labels``: 0/1 per
-    point (1 = object). ``points_parsed`` is True when the first ``<points>`` and first
+    point (1 = object); ``think``: the text of the first ``<think>...</think>`` pair, or None
+    when there is none. ``points_parsed`` is True when the first ``<points>`` and first
     ``<labels>`` both parsed with equal counts (possibly zero).
     """
 
     boxes: list[list[Number]] = field(default_factory=list)
     points: list[list[Number]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
-    has_think: bool = False
+    think: str | None = None
     points_parsed: bool = False
 
     @property
+    def has_think(self) -> bool:
+        return self.think is not None
+
+    def usable(self, needs_box: bool = True) -> bool:
+        """The one validity gate: can this answer prompt the segmenter? At least one parsed
+        point (with its label) and, when the task asks for boxes, at least one box. An answer
+        that fails it gets an empty mask in evaluation and segmentation reward 0 in training."""
+        return self.points_parsed and bool(self.points) and (bool(self.boxes) or not needs_box)
+
+    @property
     def format_ok(self) -> bool:
-        """The format reward's condition for box+points tasks."""
+        """The format reward's condition for box+points tasks (released): a think pair, parsed
+        points and labels (possibly zero of them) and at least one box."""
         return self.has_think and self.points_parsed and len(self.boxes) > 0
 
     @property
@@ -216,9 +263,24 @@ def _is_box(value: object) -> bool:
     return isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)
 
 
-def _boxes(contents: list[str]) -> list[list[Number]]:
+def _is_plain_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _numbers_ok(value: object, rules: ParseRules) -> bool:
+    """Every number in a nested list passes ``rules`` (always True without integers_only)."""
+    if not rules.integers_only:
+        return True
+    if isinstance(value, list):
+        return all(_numbers_ok(v, rules) for v in value)
+    return _is_plain_int(value)
+
+
+def _boxes(contents: list[str], rules: ParseRules = DEFAULT_RULES) -> list[list[Number]]:
     boxes: list[list[Number]] = []
     for value in _box_values(contents):
+        if not _numbers_ok(value, rules):
+            continue
         if _is_box(value):
             boxes.append(list(value))
         elif isinstance(value, list) and value and all(_is_box(b) for b in value):
@@ -226,13 +288,30 @@ def _boxes(contents: list[str]) -> list[list[Number]]:
     return boxes
 
 
-def _points_labels(text: str) -> tuple[list[list[Number]], list[int], bool]:
+def _first_box(text: str, rules: ParseRules) -> list[list[Number]]:
+    """The first ``<bbox>``'s box, its body read up to the first ``]`` (no closing tag needed)."""
+    start = text.find("<bbox>")
+    if start < 0:
+        return []
+    start += len("<bbox>")
+    end = text.find("]", start)
+    if end < 0:
+        return []
+    value = _literal(text[start : end + 1])
+    return [list(value)] if _is_box(value) and _numbers_ok(value, rules) else []
+
+
+def _points_labels(
+    text: str, rules: ParseRules = DEFAULT_RULES
+) -> tuple[list[list[Number]], list[int], bool]:
     p_spans = _tag_spans(text, "points", first_only=True)
     l_spans = _tag_spans(text, "labels", first_only=True)
     if not p_spans or not l_spans:
         return [], [], False
     points, labels = _literal(p_spans[0]), _literal(l_spans[0])
     if not isinstance(points, list) or not isinstance(labels, list):
+        return [], [], False
+    if not (_numbers_ok(points, rules) and _numbers_ok(labels, rules)):
         return [], [], False
     if not all(isinstance(p, list) and len(p) == 2 and all(map(_is_number, p)) for p in points):
         return [], [], False
@@ -241,17 +320,49 @@ def _points_labels(text: str) -> tuple[list[list[Number]], list[int], bool]:
     return [list(p) for p in points], [int(v) for v in labels], True
 
 
-def parse_answer(text: str) -> Answer:
+def _think(text: str) -> str | None:
+    start = text.find("<think>")
+    if start < 0:
+        return None
+    end = text.find("</think>", start + len("<think>"))
+    return None if end < 0 else text[start + len("<think>") : end]
+
+
+def parse_answer(text: str, rules: ParseRules = DEFAULT_RULES) -> Answer:
     """Parse one completion. Never raises for a ``str``; linear time in ``len(text)``."""
     if not isinstance(text, str):
         raise TypeError(f"parse_answer expects str, got {type(text).__name__}")
-    think_open = text.find("<think>")
-    has_think = think_open >= 0 and text.find("</think>", think_open + len("<think>")) >= 0
-    points, labels, ok = _points_labels(text)
-    return Answer(
-        boxes=_boxes(_tag_spans(text, "bbox", first_only=False)),
-        points=points,
-        labels=labels,
-        has_think=has_think,
-        points_parsed=ok,
-    )
+    points, labels, ok = _points_labels(text, rules)
+    if rules.boxes == "first":
+        boxes = _first_box(text, rules)
+    else:
+        boxes = _boxes(_tag_spans(text, "bbox", first_only=False), rules)
+    return Answer(boxes=boxes, points=points, labels=labels, think=_think(text), points_parsed=ok)
+
+
+def _number_text(x: Number) -> str:
+    return str(x) if isinstance(x, int) else repr(float(x))
+
+
+def _list_text(values: list) -> str:
+    """``[1,2]`` / ``[[1,2],[3,4]]``: compact, as the released answers are written."""
+    parts = (_list_text(v) if isinstance(v, list) else _number_text(v) for v in values)
+    return "[" + ",".join(parts) + "]"
+
+
+def format_answer(answer: Answer) -> str:
+    """The completion text of ``answer`` in the Seg-R1 format, e.g.
+    ``<think>t</think> <bbox>[1,2,3,4]</bbox>, <points>[[2,3]]</points>, <labels>[1]</labels>``.
+    Boxes become one ``<bbox>`` tag each; points and labels are written when ``points_parsed``;
+    the think pair when ``think`` is not None."""
+    parts: list[str] = []
+    if answer.think is not None:
+        parts.append(f"<think>{answer.think}</think>")
+    tags = [f"<bbox>{_list_text(list(b))}</bbox>" for b in answer.boxes]
+    if answer.points_parsed:
+        tags.append(f"<points>{_list_text([list(p) for p in answer.points])}</points>")
+        tags.append(f"<labels>{_list_text(list(answer.labels))}</labels>")
+    separator = ", " if answer.boxes else " "
+    if tags:
+        parts.append(separator.join(tags))
+    return " ".join(parts)

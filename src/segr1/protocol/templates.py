@@ -1,10 +1,26 @@
-"""Every prompt string Seg-R1 speaks, per task and answer format. Nowhere else holds prompt text.
+"""Every prompt string Seg-R1 speaks, per task and stage. Nowhere else holds prompt text.
 
-The strings are protocol constants of the released checkpoints (``geshang/Seg-R1-3B/7B``):
-keep them byte-exact, including the missing space before "Where" in the system prompt.
+The released strings are protocol constants of the released checkpoints
+(``geshang/Seg-R1-3B/7B``): they are kept byte-exact, including the missing space before
+"Where" in the system prompt, the trailing four spaces of the foreground evaluation text and the
+leading space of a short ReasonSeg query. ``tests/test_protocol_templates.py`` pins each one
+against a literal copy of the specification.
 
-A :class:`Template` turns a task (and, for referring / reasoning tasks, a query) into chat
-messages in the Hugging Face format that Qwen-VL processors accept::
+Which text a :class:`Template` sends:
+
+==========  ========================================  =======================================
+task        stage "train"                             stage "eval"
+==========  ========================================  =======================================
+foreground  released training text                    released evaluation text
+prerl       released pre-RL text (no system prompt)   the same
+referring   OURS: released text + format instruction  released: ``"Identify and segment " + q``
+reasoning   OURS: released text + format instruction  released: sentence / short-name forms
+==========  ========================================  =======================================
+
+The released code never trained on referring or reasoning data; the two "ours" rows are this
+project's own training templates (:attr:`Template.source` says ``"segr1"``) and are never used
+to evaluate a checkpoint. A :class:`Template` turns a task (and, for referring / reasoning, a
+query) into chat messages in the Hugging Face format Qwen-VL processors accept::
 
     [{"role": "system", "content": [{"type": "text", "text": ...}]},
      {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": ...}]}]
@@ -16,7 +32,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 Task = Literal["foreground", "prerl", "referring", "reasoning"]
+Stage = Literal["train", "eval"]
 TASKS: tuple[str, ...] = ("foreground", "prerl", "referring", "reasoning")
+STAGES: tuple[str, ...] = ("train", "eval")
 
 _SYSTEM_HEAD = (
     "A conversation between User and Assistant. The user asks a question, and the Assistant "
@@ -35,56 +53,70 @@ _MODERATE = (
     "overloading the system."
 )
 
-#: System prompt used in RL training (verbatim).
+#: System prompt of the released RL training (verbatim).
 SYSTEM_PROMPT_TRAIN = (
     _SYSTEM_HEAD + "<points>[[x1,y1],[x2,y2],...]</points>, " + _SYSTEM_LABELS + _MODERATE
 )
-#: System prompt of the released evaluation code: no "moderate" sentence, points as x3/x4.
+#: System prompt of the released evaluation: no "moderate" sentence, points as x3/x4.
 SYSTEM_PROMPT_EVAL = _SYSTEM_HEAD + "<points>[[x3,y3],[x4,y4],...]</points>, " + _SYSTEM_LABELS
 
-#: The output-format instruction appended to every box+points task.
+#: The output-format instruction of the released foreground texts.
 FORMAT_INSTRUCTION = (
     "Output the result using the exact format:\n"
     "<think> reasoning process here </think> <bbox>[x1,y1,x2,y2]</bbox>, "
     "<points>[[x3,y3],[x4,y4],...]</points>, <labels>[1,0,...]</labels>"
 )
 
-FOREGROUND_QUESTION = "Identify and segment all the primary objects in the image."
+#: Released foreground user text, RL training.
+FOREGROUND_TRAIN_TEXT = (
+    "\nIdentify and segment all the primary objects in the image.\n\n" + FORMAT_INSTRUCTION + "\n"
+)
+#: Released foreground user text, evaluation: the training text ending in newline + 4 spaces.
+FOREGROUND_EVAL_TEXT = FOREGROUND_TRAIN_TEXT + "    "
 
-PRERL_QUESTION = (
-    "Give a sparse set of foreground and background point prompts that segment the most "
-    "salient object in the image. Output the result using the exact format:\n"
-    "<points>[[x1,y1],[x2,y2],...]</points> <labels>[1,0,...]</labels>"
+#: Released pre-RL user text (points only; sent WITHOUT a system prompt).
+PRERL_TEXT = (
+    "\nYou are given an image. Your task is to generate a sparse set of point prompts to help "
+    "segment the most salient object in the image.\n\n"
+    "The points should be informative: include both foreground points (on the object) and "
+    "background points (off the object) to help define the object boundary.\n\n"
+    "Only generate a moderate number of points, enough to clearly outline the object without "
+    "overloading the system.\n\n"
+    "Output the result using the exact format:\n"
+    "<points>[[x1,y1],[x2,y2],...]</points> <labels>[1,0,...]</labels>\n"
+    "Where 1 indicates a foreground (object) point, and 0 indicates a background point.\n\n"
 )
 
 
-def foreground_text() -> str:
-    """User text for camouflaged / salient object segmentation (leading + trailing newline)."""
-    return f"\n{FOREGROUND_QUESTION}\n\n{FORMAT_INSTRUCTION}\n"
+def referring_eval_text(expression: str) -> str:
+    """Released RefCOCO-family evaluation text: the expression as given, nothing appended."""
+    return "Identify and segment " + expression
 
 
-def referring_text(expression: str) -> str:
-    """User text for RefCOCO-style referring expressions."""
-    return f"\nIdentify and segment {expression}\n\n{FORMAT_INSTRUCTION}\n"
+def reasoning_eval_text(query: str, is_sentence: bool) -> str:
+    """Released ReasonSeg evaluation text: a sentence query, or a short name (lower-cased)."""
+    if is_sentence:
+        return f"{query} Identify and segment it."
+    return f" Identify and segment {query.lower()}."
 
 
-def reasoning_text(query: str, is_sentence: bool = True) -> str:
-    """User text for ReasonSeg: a sentence query, or a short noun phrase."""
-    body = f"{query} Identify and segment it." if is_sentence else f" Identify and segment {query}."
-    return f"\n{body}\n\n{FORMAT_INSTRUCTION}\n"
+def with_format_instruction(question: str) -> str:
+    """OUR training text for a referring / reasoning question: the released question, then the
+    format instruction, laid out as the released foreground training text is."""
+    return f"\n{question.strip()}\n\n{FORMAT_INSTRUCTION}\n"
 
 
 @dataclass(frozen=True)
 class Template:
-    """How a task is asked. ``stage`` picks the system prompt: "train" or "eval"."""
+    """How a task is asked at a stage ("train" or "eval"); see the module table."""
 
     task: Task = "foreground"
-    stage: Literal["train", "eval"] = "train"
+    stage: Stage = "train"
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        if self.stage not in ("train", "eval"):
+        if self.stage not in STAGES:
             raise ValueError(f"unknown stage {self.stage!r}; choose 'train' or 'eval'")
 
     @property
@@ -98,16 +130,29 @@ class Template:
         """Whether the answer format asks for boxes and a think part (False for pre-RL)."""
         return self.task != "prerl"
 
+    @property
+    def source(self) -> str:
+        """``"released"`` for the released strings, ``"segr1"`` for our own training texts."""
+        ours = self.stage == "train" and self.task in ("referring", "reasoning")
+        return "segr1" if ours else "released"
+
+    @property
+    def name(self) -> str:
+        """``source/stage/task``, e.g. ``released/eval/referring``."""
+        return f"{self.source}/{self.stage}/{self.task}"
+
     def user_text(self, query: str | None = None, is_sentence: bool = True) -> str:
         if self.task == "foreground":
-            return foreground_text()
+            return FOREGROUND_TRAIN_TEXT if self.stage == "train" else FOREGROUND_EVAL_TEXT
         if self.task == "prerl":
-            return PRERL_QUESTION
+            return PRERL_TEXT
         if not query:
             raise ValueError(f"task {self.task!r} needs a query (the expression or question)")
         if self.task == "referring":
-            return referring_text(query)
-        return reasoning_text(query, is_sentence)
+            text = referring_eval_text(query)
+        else:
+            text = reasoning_eval_text(query, is_sentence)
+        return with_format_instruction(text) if self.stage == "train" else text
 
     def messages(self, query: str | None = None, is_sentence: bool = True) -> list[dict]:
         """Chat messages with one image placeholder, ready for ``apply_chat_template``."""
