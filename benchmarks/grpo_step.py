@@ -175,18 +175,17 @@ def build_segmenter(args: argparse.Namespace):  # -> Sam2Segmenter
 
 def answer_text(side: int, rng: np.random.Generator) -> str:
     """A well-formed answer like a trained policy's: 1-2 boxes, 3-8 labelled points."""
+    from segr1.protocol import Answer, format_answer
+
     boxes = []
     for _ in range(rng.integers(1, 3)):
-        x1, y1 = rng.integers(0, side // 2, 2)
-        w, h = rng.integers(side // 8, side // 2, 2)
-        boxes.append(f"<bbox>[{x1},{y1},{x1 + w},{y1 + h}]</bbox>")
+        x1, y1 = (int(v) for v in rng.integers(0, side // 2, 2))
+        w, h = (int(v) for v in rng.integers(side // 8, side // 2, 2))
+        boxes.append([x1, y1, x1 + w, y1 + h])
     n = int(rng.integers(3, 9))
-    pts = ",".join(f"[{x},{y}]" for x, y in rng.integers(0, side, (n, 2)))
-    labels = ",".join(str(v) for v in rng.integers(0, 2, n))
-    return (
-        f"<think>an object</think> {', '.join(boxes)}, <points>[{pts}]</points>, "
-        f"<labels>[{labels}]</labels>"
-    )
+    points = rng.integers(0, side, (n, 2)).tolist()
+    labels = rng.integers(0, 2, n).tolist()
+    return format_answer(Answer(boxes, points, labels, think="an object", points_parsed=True))
 
 
 class Step:

@@ -21,7 +21,7 @@ def _check_report(out):
     for stage in ("before", "after"):
         result = summary[stage]
         assert all(math.isfinite(v) for v in result["metrics"].values())
-        assert 0.0 <= result["parse_rate"] <= 1.0
+        assert 0.0 <= result["usable_rate"] <= 1.0
         rescored = score_folders(out / f"eval_{stage}" / "masks", gt_dir)
         assert rescored["count"] == result["count"]
         for key in ("Sm", "meanEm", "wFm", "MAE", "IoU"):

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from painter import Painter
+from segr1.protocol import Answer, format_answer
 from segr1.rewards import (
     build_rewards,
     completion_text,
@@ -24,9 +25,9 @@ def square_mask(x1, y1, x2, y2, side=S):
 
 
 def answer(box, points=((20, 20),), labels=(1,), think=True):
-    t = "<think>ok</think> " if think else ""
-    pts = [list(p) for p in points]
-    return f"{t}<bbox>{list(box)}</bbox>, <points>{pts}</points>, <labels>{list(labels)}</labels>"
+    return format_answer(
+        Answer([list(box)], [list(p) for p in points], list(labels), "ok" if think else None, True)
+    )
 
 
 IMG = Image.fromarray(np.random.default_rng(0).integers(0, 255, (S, S, 3), dtype=np.uint8))
@@ -75,7 +76,7 @@ def test_segmentation_reward_known_values():
     assert r[0] == pytest.approx(1.0)
     assert 0.7 * 0.5 < r[1] < 0.7 * 0.5 + 0.3  # IoU part exact, S part in (0, 1)
     assert r[2] == 0.0 and r[3] == 0.0  # zero points / nothing parseable: 0.0, never None
-    assert logged["parse_rate"] == 0.5
+    assert logged["usable_rate"] == 0.5
     assert logged["mean_iou"] == pytest.approx((1.0 + 0.5) / 4)
     assert seg.embeds == 1 and seg.decodes == 1  # one image: one embedding, one batched decode
     assert fmt([perfect]) == [1.0]
@@ -114,8 +115,49 @@ def test_missing_columns_error_names_them():
 
 def test_prompts_of_points_only_for_prerl():
     seg = Painter()
-    _, reward = build_rewards(seg, side=S, task="prerl")
+    _, reward = build_rewards(seg, side=S, needs_box=False)
     r = reward(
         completions=["<points>[[30,30]]</points> <labels>[1]</labels>"], image=[IMG], mask=[GT]
     )
     assert 0.0 < r[0] < 1.0  # a 3x3 square inside the 32x32 object: small IoU, nonzero
+
+
+def test_each_row_is_scored_against_its_own_mask():
+    """Two rows showing one image with different ground truths (two RefCOCO expressions):
+    one embedding, and each completion scored against its own row's mask."""
+    seg = Painter()
+    _, reward = build_rewards(seg, side=S)
+    left, right = square_mask(0, 0, 32, 64), square_mask(32, 0, 64, 64)
+    c = answer((0, 0, 32, 64), points=[(10, 10)], labels=[1])
+    r = reward(completions=[c, c], image=[IMG, IMG], mask=[left, right])
+    assert [s.iou for s in reward.last] == [1.0, 0.0]
+    assert r[0] == pytest.approx(1.0) and r[1] < 0.3
+    assert seg.embeds == 1 and seg.decodes == 1
+
+
+def test_a_zero_one_ground_truth_scores_as_in_segr1_score(tmp_path):
+    """A mask stored as 0/1 gives the reward's IoU and `segr1 score`'s IoU, both 0.5."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from segr1.cli import app
+    from segr1.data.io import write_mask
+
+    gt01 = np.zeros((S, S), np.uint8)
+    gt01[16:48, 16:48] = 1
+    (tmp_path / "gt").mkdir()
+    Image.fromarray(gt01).save(tmp_path / "gt" / "x.png")
+    pred = np.zeros((S, S), bool)
+    pred[16:48, 16:32] = True  # IoU 0.5
+    write_mask(tmp_path / "pred" / "x.png", pred)
+    out = tmp_path / "s.json"
+    cli = CliRunner().invoke(
+        app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--json", str(out)]
+    )
+    assert cli.exit_code == 0, cli.output
+    _, reward = build_rewards(Painter(points=False), side=S)
+    c = answer((16, 16, 32, 48), points=[(20, 20)], labels=[1])
+    reward(completions=[c] * 2, image=[IMG] * 2, mask=[tmp_path / "gt" / "x.png", gt01])
+    assert json.loads(out.read_text())["IoU"] == pytest.approx(0.5)
+    assert [s.iou for s in reward.last] == [pytest.approx(0.5)] * 2

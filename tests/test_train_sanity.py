@@ -94,6 +94,8 @@ def test_grpo_moves_toward_the_known_answer(tmp_path: Path, warm: Path, one_thre
     before = log_odds(warm)
     result = grpo(tmp_path / "run", warm, steps=8)
     finite_logs(result.log_history, LOGGED)
+    first = next(h for h in result.log_history if "usable_rate" in h)
+    assert first["usable_rate"] >= 0.75, "the memorised policy must mostly write HIT or MISS"
     gain = log_odds(result.final_dir) - before
     assert gain > 0.4, f"log-odds of the best answer moved by {gain:+.3f} in 8 GRPO steps"
 

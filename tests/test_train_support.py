@@ -27,12 +27,11 @@ POLICY_IMAGE_SIDE = 56  # the tiny processor's pixel side: 2 x 2 merged patches,
 
 
 def answer(box: Sequence[int]) -> str:
+    from segr1.protocol import Answer, format_answer
+
     x1, y1, x2, y2 = box
-    cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
-    return (
-        f"<think></think> <bbox>[{x1},{y1},{x2},{y2}]</bbox>, "
-        f"<points>[[{cx},{cy}]]</points>, <labels>[1]</labels>"
-    )
+    center = [(x1 + x2) // 2, (y1 + y2) // 2]
+    return format_answer(Answer([list(box)], [center], [1], think="", points_parsed=True))
 
 
 def toy_images(n: int, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -85,7 +84,7 @@ def memorize(
     policy_dir: Path,
     out_dir: Path,
     answers: Sequence[str],
-    steps: int = 60,
+    steps: int = 120,
     lr: float = 4e-3,
     batch: int = 8,
     seed: int = 0,
@@ -95,6 +94,7 @@ def memorize(
     from PIL import Image
 
     from segr1.policy import load_policy
+    from segr1.policy.warmup import answer_step
     from segr1.protocol.templates import Template
 
     torch.manual_seed(seed)
@@ -113,14 +113,7 @@ def memorize(
         pick = rng.integers(len(answers), size=batch)
         texts = [prompt + answers[i] + tok.eos_token for i in pick]
         imgs = [images[i % len(images)] for i in range(batch)]
-        enc = processor(text=texts, images=imgs, return_tensors="pt", padding=True)
-        labels = enc["input_ids"].clone()
-        labels[:, :n_prompt] = -100
-        labels[enc["attention_mask"] == 0] = -100
-        model(**enc, labels=labels).loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        answer_step(model, processor, opt, n_prompt, texts, imgs)
     tok.padding_side = "left"
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
@@ -204,7 +197,7 @@ LOGGED = (
     "reward",
     "rewards/format_reward/mean",
     "rewards/segmentation/mean",
-    "parse_rate",
+    "usable_rate",
     "mean_iou",
     "completions/mean_length",
 )

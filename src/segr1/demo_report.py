@@ -30,7 +30,7 @@ def _series(history: list[dict], key: str) -> tuple[list[int], list[float]]:
 
 
 def plot_curves(history: list[dict], path: Path) -> Path:
-    """Mean reward (total and parts) and parse rate over GRPO steps."""
+    """Mean reward (total and parts) and usable-answer rate over GRPO steps."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,13 +44,13 @@ def plot_curves(history: list[dict], path: Path) -> Path:
     ax1.set_xlabel("GRPO step")
     ax1.set_title("reward (mean over the step's rollouts)")
     ax1.legend(fontsize=7)
-    for key in ("parse_rate", "format_rate", "mean_iou"):
+    for key in ("usable_rate", "format_rate", "mean_iou"):
         x, y = _series(history, key)
         if x:
             ax2.plot(x, y, marker=".", label=key)
     ax2.set_xlabel("GRPO step")
     ax2.set_ylim(-0.02, 1.02)
-    ax2.set_title("rollout parse rate and IoU")
+    ax2.set_title("rollout usable-answer rate and IoU")
     ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -134,8 +134,8 @@ def reference_scores(test, side: int) -> dict[str, float]:
     policy sees; segmentation runs there and the mask is upsampled to the original size, exactly
     as the evaluated pipeline does. An image without an object gets an empty mask.
     """
-    from segr1.inference import segment_square
-    from segr1.metrics import GT_THRESHOLD, ForegroundMetrics
+    from segr1.imaging import binarize, resize_mask, stretch
+    from segr1.metrics import ForegroundMetrics
     from segr1.protocol.geometry import Prompts, scale_boxes, square
     from segr1.segment.grabcut import GrabCutSegmenter
 
@@ -143,13 +143,14 @@ def reference_scores(test, side: int) -> dict[str, float]:
     for s in test:
         image, gt = s.load_pair()
         h, w = gt.shape
-        ys, xs = np.nonzero(gt > GT_THRESHOLD)
+        ys, xs = np.nonzero(binarize(gt))
         mask = np.zeros((h, w), bool)
         if len(ys):
             box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
             box = scale_boxes(box, (w, h), square(side))  # original -> model frame
             prompts = Prompts(box, np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
-            mask = segment_square(segmenter, image, [prompts], side)[0]
+            small = segmenter(stretch(image, side), [prompts])[0]  # (S, S)
+            mask = resize_mask(small, (w, h))
         acc.step(mask.astype(np.uint8) * 255, gt)
     return acc.results()
 
@@ -171,8 +172,8 @@ def pick_grid_samples(test, n: int) -> list:
 def _row(name: str, r: dict) -> str:
     m = r["metrics"]
     cells = [f"{m[k]:.4f}" for k in ("Sm", "meanEm", "wFm", "MAE", "IoU")]
-    parse_rate = f"{r['parse_rate']:.3f}" if "parse_rate" in r else "-"
-    return f"| {name} | " + " | ".join(cells) + f" | {parse_rate} |"
+    usable = f"{r['usable_rate']:.3f}" if "usable_rate" in r else "-"
+    return f"| {name} | " + " | ".join(cells) + f" | {usable} |"
 
 
 def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[dict],
@@ -200,7 +201,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         f"Policy: tiny Qwen2.5-VL (random init + supervised warm-up), segmenter: GrabCut, "
         f"S = {cfg.side}. Wall time {seconds / 60:.1f} min.",
         "",
-        "| policy | S-measure ↑ | mean E ↑ | weighted F ↑ | MAE ↓ | IoU ↑ | parse rate ↑ |",
+        "| policy | S-measure ↑ | mean E ↑ | weighted F ↑ | MAE ↓ | IoU ↑ | usable answers ↑ |",
         "|---|---|---|---|---|---|---|",
         _row("before RL (warm-up only)", before),
         _row(f"after GRPO ({cfg.grpo_steps} steps)", after),
@@ -223,7 +224,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "segmenter work best. The reference row is what the same segmenter gives with each "
         "object's true box: the room left for a policy that localises - see docs/demo.md.",
         "",
-        "![reward and parse rate](curves.png)",
+        "![reward and usable-answer rate](curves.png)",
         "",
         "Columns: ground truth (white), before RL, after RL (mask tinted, box, points: "
         "green = object, red = background).",

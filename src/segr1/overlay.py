@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from segr1.protocol.geometry import Prompts, answer_prompts
+from segr1.protocol.geometry import Prompts, scale_prompts
 from segr1.protocol.parse import Answer
 
 MASK_COLOR = (30, 144, 255)
@@ -27,7 +27,7 @@ def _as_prompts(prompts: Prompts | Answer | None, size: tuple[int, int], side: i
         frame = side if side is not None else max(size)
         if side is None and size[0] != size[1]:
             raise ValueError("an Answer on a non-square image needs side= (the model frame S)")
-        return answer_prompts(prompts.boxes, prompts.points, prompts.labels, frame, size)
+        return scale_prompts(prompts.boxes, prompts.points, prompts.labels, frame, size)
     return prompts
 
 

@@ -3,9 +3,13 @@
 Signature (TRL's): ``reward(prompts, completions, **dataset_columns) -> list[float]``. The
 dataset columns used here arrive by name as lists, one entry per completion:
 
-* ``image``: the S x S image the policy saw (PIL image, array, or path);
-* ``mask``: the ground-truth mask (PIL "L" image, array 0..255, or path), any size: it is
-  resized to S x S (bilinear, then ``> 127``) as in the released recipe.
+* ``image``: the S x S image the policy saw (PIL image, array, or path; any other size is
+  stretched with :func:`segr1.imaging.stretch`, the one stretch inference uses too);
+* ``mask``: THIS row's ground truth (PIL image, array, or path), any size. It is read as levels
+  (:func:`segr1.imaging.mask_levels`: a 0/1 mask is 0/255), resized to S x S
+  (:func:`segr1.imaging.resize_levels`) and binarised (:func:`segr1.imaging.binarize`), the
+  conventions evaluation uses. Each completion is scored against its own row's mask: two rows
+  with one image and different masks (two RefCOCO expressions) never share a ground truth.
 
 Rewards (SEG-R1.md section 4):
 
@@ -15,13 +19,14 @@ Rewards (SEG-R1.md section 4):
 * :class:`SegmentationReward` - ``w_iou * IoU + w_s * clip(S, 0, 1)`` on the S x S mask.
   ``variant="smeasure"`` (default) uses the true S-measure; ``variant="released"`` reproduces
   what the released code optimised because of its double-thresholded ground truth:
-  ``w_iou * IoU + w_s * (1 - predicted area fraction)``. 0.0 when no box (for box tasks),
-  points or labels parse, or there are zero points. Never None: a malformed answer scores 0.0
-  and is counted in the logged parse rate.
+  ``w_iou * IoU + w_s * (1 - predicted area fraction)``. An answer that fails the answer
+  format's validity gate (:meth:`segr1.protocol.Answer.usable`, the gate evaluation uses) scores
+  0.0 and is counted in the logged ``usable_rate``; never None.
 
-The segmentation reward embeds each distinct image ONCE per call (the G completions of a GRPO
-group share it) through the segmenter's embedding cache, and decodes all of that image's
-prompt sets in one batched call. The same :mod:`segr1.metrics` functions score evaluation.
+Masks come from :func:`segr1.segment.answers.segment_answers`, the function the inference
+pipeline calls: each distinct image is embedded ONCE per call (the G completions of a GRPO group
+share it) and all of its answers are decoded in one batched call. IoU and S-measure are the
+:mod:`segr1.metrics` functions evaluation uses.
 """
 
 from __future__ import annotations
@@ -33,12 +38,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
 
-from segr1.imaging import stretch, to_rgb, upsample_mask
+from segr1.imaging import binarize, mask_levels, resize_levels, stretch, to_rgb
 from segr1.metrics import iou, s_measure
-from segr1.protocol.geometry import answer_prompts
 from segr1.protocol.parse import Answer, parse_answer
+from segr1.segment.answers import segment_answers
 from segr1.segment.base import Segmenter, image_key
 
 Variant = Literal["smeasure", "released"]
@@ -91,15 +95,14 @@ def as_rgb(image: Any, side: int | None = None) -> np.ndarray:
 
 
 def gt_mask(mask: Any, side: int | None = None) -> np.ndarray:
-    """PIL / array / path -> (side, side) bool: bilinear resize of the 0..255 mask, then > 127."""
+    """PIL / array / path -> (side, side) bool ground truth (levels, bilinear resize, > 128)."""
     if isinstance(mask, str | os.PathLike):
-        from segr1.data.io import read_mask
+        from segr1.data.io import read_ground_truth
 
-        mask = read_mask(mask)
-    arr = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
-    if arr.dtype == bool or (arr.size and arr.max() <= 1):
-        arr = arr.astype(np.uint8) * 255
-    return upsample_mask(arr.astype(np.uint8), (side, side) if side else arr.shape[::-1])
+        levels = read_ground_truth(mask)
+    else:
+        levels = mask_levels(mask)
+    return binarize(resize_levels(levels, (side, side)) if side else levels)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class Scored:
     """What the segmentation reward saw for one completion (kept for the rollout log)."""
 
     answer: Answer
-    scoreable: bool
+    usable: bool
     iou: float
     s: float
     reward: float
@@ -123,7 +126,7 @@ class SegmentationReward:
         w_iou: float = 0.7,
         w_s: float = 0.3,
         variant: Variant = "smeasure",
-        task: str = "foreground",
+        needs_box: bool = True,
     ) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"unknown reward variant {variant!r}; choose one of {VARIANTS}")
@@ -131,17 +134,12 @@ class SegmentationReward:
         self.side = side
         self.w_iou, self.w_s = w_iou, w_s
         self.variant = variant
-        self.needs_box = task != "prerl"
+        self.needs_box = needs_box
         self.__name__ = "segmentation" if variant == "smeasure" else "segmentation_released"
         self.last: list[Scored] = []  # the most recent call, for rollout logs
 
-    def scoreable(self, answer: Answer) -> bool:
-        if not answer.points_parsed or not answer.points:
-            return False
-        return bool(answer.boxes) or not self.needs_box
-
-    def score_masks(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]:
-        """(reward, IoU, structure part) for one (S, S) bool prediction."""
+    def score_mask(self, pred: np.ndarray, gt: np.ndarray) -> tuple[float, float, float]:
+        """(reward, IoU, structure part) for one (S, S) bool prediction against (S, S) bool gt."""
         j = iou(pred, gt)
         if self.variant == "released":
             s = 1.0 - float(pred.mean())
@@ -149,22 +147,37 @@ class SegmentationReward:
             s = min(max(s_measure(pred, gt), 0.0), 1.0)
         return self.w_iou * j + self.w_s * s, j, s
 
-    def score_group(self, image: np.ndarray, gt: np.ndarray, answers: list[Answer]) -> list[Scored]:
-        """Score the answers written for one (S, S, 3) image: one embedding, one batched decode."""
-        out = [Scored(a, False, 0.0, 0.0, 0.0) for a in answers]
-        todo = [i for i, a in enumerate(answers) if self.scoreable(a)]
-        if not todo:
-            return out
-        frame = (self.side, self.side)
-        prompt_sets = [
-            answer_prompts(answers[i].boxes, answers[i].points, answers[i].labels, self.side, frame)
-            for i in todo
-        ]
-        embedding = self.segmenter.embed_cached(image)
-        masks = self.segmenter.segment(embedding, prompt_sets)  # (P, S, S)
-        for i, pred in zip(todo, masks, strict=True):
-            reward, j, s = self.score_masks(pred, gt)
-            out[i] = Scored(answers[i], True, j, s, reward)
+    def score(
+        self, images: Sequence[Any], masks: Sequence[Any], answers: list[Answer]
+    ) -> list[Scored]:
+        """Score ``answers[i]`` on ``images[i]`` against ``masks[i]`` (one row each). Rows that
+        show the same image share one embedding and one batched decode."""
+        squares = [as_rgb(img, self.side) for img in images]  # (S, S, 3) each
+        by_image: dict[bytes, list[int]] = {}
+        for i, square in enumerate(squares):
+            by_image.setdefault(image_key(square), []).append(i)
+        preds: list[np.ndarray | None] = [None] * len(answers)
+        for rows in by_image.values():
+            group = segment_answers(
+                self.segmenter,
+                squares[rows[0]],
+                [answers[i] for i in rows],
+                side=self.side,
+                needs_box=self.needs_box,
+            )  # (P, S, S)
+            for i, pred in zip(rows, group, strict=True):
+                preds[i] = pred
+        gts: dict[int, np.ndarray] = {}  # TRL repeats a row's mask object G times: convert once
+        out = []
+        for i, answer in enumerate(answers):
+            if not answer.usable(self.needs_box):
+                out.append(Scored(answer, False, 0.0, 0.0, 0.0))
+                continue
+            key = id(masks[i])
+            if key not in gts:
+                gts[key] = gt_mask(masks[i], self.side)
+            reward, j, s = self.score_mask(preds[i], gts[key])
+            out.append(Scored(answer, True, j, s, reward))
         return out
 
     def __call__(
@@ -182,24 +195,15 @@ class SegmentationReward:
                 "the segmentation reward needs the dataset columns 'image' and 'mask' "
                 "(one per completion); build the training set with segr1.data.to_hf_dataset"
             )
+        if not len(image) == len(mask) == len(completions):
+            raise ValueError(
+                f"{len(completions)} completions but {len(image)} images and {len(mask)} masks"
+            )
         answers = [parse_answer(completion_text(c)) for c in completions]
-        scored: list[Scored | None] = [None] * len(answers)
-        groups: dict[bytes, list[int]] = {}
-        pixels: dict[bytes, np.ndarray] = {}
-        for i, img in enumerate(image):
-            arr = as_rgb(img, self.side)
-            key = image_key(arr)
-            groups.setdefault(key, []).append(i)
-            pixels.setdefault(key, arr)
-        for key, idxs in groups.items():
-            gt = gt_mask(mask[idxs[0]], self.side)
-            group = self.score_group(pixels[key], gt, [answers[i] for i in idxs])
-            for i, s in zip(idxs, group, strict=True):
-                scored[i] = s
-        self.last = [s for s in scored if s is not None]
+        self.last = self.score(image, mask, answers)
         if log_metric is not None and self.last:
             n = len(self.last)
-            log_metric("parse_rate", sum(s.scoreable for s in self.last) / n)
+            log_metric("usable_rate", sum(s.usable for s in self.last) / n)
             log_metric("format_rate", sum(s.answer.format_ok for s in self.last) / n)
             log_metric("mean_iou", sum(s.iou for s in self.last) / n)
         if log_extra is not None:
@@ -213,8 +217,9 @@ def build_rewards(
     variant: Variant = "smeasure",
     w_iou: float = 0.7,
     w_s: float = 0.3,
-    task: str = "foreground",
+    needs_box: bool = True,
 ) -> list[Callable[..., list[float]]]:
-    """The released recipe's reward list: [format, segmentation], summed with equal weight."""
-    fmt = prerl_format_reward if task == "prerl" else format_reward
-    return [fmt, SegmentationReward(segmenter, side, w_iou, w_s, variant, task)]
+    """The released recipe's reward list: [format, segmentation], summed with equal weight.
+    ``needs_box=False`` is the points-only pre-RL stage."""
+    fmt = format_reward if needs_box else prerl_format_reward
+    return [fmt, SegmentationReward(segmenter, side, w_iou, w_s, variant, needs_box)]

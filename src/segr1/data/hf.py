@@ -2,9 +2,11 @@
 
 Columns: ``image`` (PIL RGB), ``mask`` (PIL "L", same size as the image), ``id``, ``query``
 (``""`` when the task has none), ``is_sentence``, ``task``. With ``side`` the image is stretched
-to ``side x side`` (bicubic, as training does) and the mask too (bilinear, not thresholded: the
-reward resizes ground truths bilinearly and then keeps > 127, so resizing here first gives the
-same result). ReasonSeg ignore regions are not carried (training uses foreground data).
+to ``side x side`` with :func:`segr1.imaging.stretch` (the one stretch inference uses) and the
+mask's levels with :func:`segr1.imaging.resize_levels` (not thresholded: the reward binarises
+with :func:`segr1.imaging.binarize`, as evaluation does). The mask column holds the levels of
+:meth:`Sample.load_mask` (a 0/1 mask file is 0/255). ReasonSeg ignore regions are not carried
+(training uses foreground data).
 
 Rows are written by ``Dataset.from_generator`` in batches to an Arrow cache on disk, so memory
 stays bounded. The cache fingerprint is built from each sample's files (path, size, mtime) and
@@ -46,15 +48,14 @@ def features() -> datasets.Features:
 
 def sample_row(sample: Sample, side: int | None = None) -> dict[str, Any]:
     """One dataset row (PIL images) for ``sample``; sizes checked."""
+    from segr1.imaging import resize_levels, stretch
+
     image_arr, mask_arr = sample.load_pair()  # (H, W, 3), (H, W)
-    image = Image.fromarray(image_arr)
-    mask = Image.fromarray(mask_arr)
     if side is not None:
-        image = image.resize((side, side), Image.Resampling.BICUBIC)
-        mask = mask.resize((side, side), Image.Resampling.BILINEAR)
+        image_arr, mask_arr = stretch(image_arr, side), resize_levels(mask_arr, (side, side))
     return {
-        "image": image,
-        "mask": mask,
+        "image": Image.fromarray(image_arr),
+        "mask": Image.fromarray(mask_arr),
         "id": sample.id,
         "query": sample.query or "",
         "is_sentence": bool(sample.is_sentence),
@@ -68,7 +69,7 @@ def _rows(samples: tuple[Sample, ...], side: int | None) -> Iterator[dict[str, A
 
 
 def fingerprint(samples: Sequence[Sample], side: int | None) -> str:
-    h = hashlib.sha256(f"segr1-hf-v1:{side}".encode())
+    h = hashlib.sha256(f"segr1-hf-v2:{side}".encode())
     for s in samples:
         h.update(s.fingerprint().encode())
     return h.hexdigest()[:32]

@@ -3,7 +3,10 @@
 * :func:`read_image` -> ``(H, W, 3)`` uint8 RGB (grayscale and RGBA are converted; EXIF
   orientation is not applied, matching how the benchmarks' ground truths were drawn).
 * :func:`read_mask` -> ``(H, W)`` uint8 0..255 (any PNG/JPEG mode; colour masks are converted to
-  luminance).
+  luminance): how predictions are read, as PySODMetrics reads them.
+* :func:`read_ground_truth` -> ``(H, W)`` uint8 0..255 levels of a ground truth: as
+  :func:`read_mask`, but a mask stored as 0/1 (or as palette indices 0/1) becomes 0/255
+  (:func:`segr1.imaging.mask_levels`), so it scores the same in training and evaluation.
 * :func:`write_mask` writes an 8-bit PNG atomically (temporary file + rename), so an interrupted
   run never leaves a half-written mask that a resume would mistake for a finished one.
 """
@@ -43,15 +46,27 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.asarray(_open(path).convert("RGB"), dtype=np.uint8)
 
 
-def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Grayscale uint8 ``(H, W)``, values 0..255."""
-    img = _open(path)
+def _levels(img: Image.Image) -> np.ndarray:
     if img.mode in ("I;16", "I;16B", "I"):
         arr = np.asarray(img, dtype=np.float64)
         top = arr.max() if arr.size else 0
         scale = 255.0 / (65535.0 if top > 255 else 255.0)
         return np.clip(arr * scale, 0, 255).astype(np.uint8)
     return np.asarray(img.convert("L"), dtype=np.uint8)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Grayscale uint8 ``(H, W)``, values 0..255."""
+    return _levels(_open(path))
+
+
+def read_ground_truth(path: str | os.PathLike) -> np.ndarray:
+    """Ground-truth levels uint8 ``(H, W)``, 0..255; 0/1 masks (and palette indices 0/1) read
+    as 0/255."""
+    from segr1.imaging import mask_levels
+
+    img = _open(path)
+    return mask_levels(img if img.mode == "P" else _levels(img))
 
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:

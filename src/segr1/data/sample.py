@@ -3,8 +3,9 @@
 A :class:`Sample` holds paths and small metadata only; pixels load lazily:
 
 * :meth:`Sample.load_image` -> ``(H, W, 3)`` uint8 RGB;
-* :meth:`Sample.load_mask` -> ``(H, W)`` uint8, 0..255 (foreground is > 127; folder datasets
-  return the file's values unchanged, decoded annotations are 0 / 255);
+* :meth:`Sample.load_mask` -> ``(H, W)`` uint8 levels, 0..255 (foreground is > 128, see
+  :func:`segr1.imaging.binarize`; files are read with :func:`segr1.data.io.read_ground_truth`,
+  so a 0/1 mask is 0/255; decoded annotations are 0 / 255);
 * :meth:`Sample.load_ignore` -> ``(H, W)`` bool of pixels excluded from scoring, or ``None``
   when the dataset has no ignore region (only ReasonSeg has one);
 * :meth:`Sample.load_pair` loads image and mask and checks that their sizes agree.
@@ -28,7 +29,7 @@ from typing import Literal, Protocol
 import numpy as np
 from PIL import Image
 
-from segr1.data.io import ImageReadError, read_image, read_mask
+from segr1.data.io import ImageReadError, read_ground_truth, read_image
 
 SampleTask = Literal["foreground", "referring", "reasoning"]
 SAMPLE_TASKS: tuple[str, ...] = ("foreground", "referring", "reasoning")
@@ -87,9 +88,9 @@ class Sample:
         return read_image(self.image_path)
 
     def load_mask(self) -> np.ndarray:
-        """``(H, W)`` uint8 ground truth, 0..255 (foreground > 127)."""
+        """``(H, W)`` uint8 ground-truth levels, 0..255 (foreground > 128)."""
         if self.mask_path is not None:
-            return read_mask(self.mask_path)
+            return read_ground_truth(self.mask_path)
         if self.source is not None:
             target, _ = self.source.masks(*self.image_size())
             return target.astype(np.uint8) * 255

@@ -25,6 +25,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from segr1.imaging import binarize, resize_levels, stretch
+from segr1.protocol.parse import Answer, format_answer
 from segr1.protocol.templates import Template
 
 
@@ -69,22 +71,36 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
         pick = rng.choice(len(bxs), size=min(cfg.n_bg, len(bxs)), replace=False)
         points += [[int(bxs[i]), int(bys[i])] for i in pick]
     labels = [1] * (len(points) - min(cfg.n_bg, len(bxs))) + [0] * min(cfg.n_bg, len(bxs))
-    pts = ",".join(f"[{x},{y}]" for x, y in points)
-    return (
-        f"<think>{cfg.think}</think> <bbox>[{x1},{y1},{x2},{y2}]</bbox>, "
-        f"<points>[{pts}]</points>, <labels>[{','.join(map(str, labels))}]</labels>"
-    )
+    box = [int(x1), int(y1), int(x2), int(y2)]
+    return format_answer(Answer([box], points, labels, think=cfg.think, points_parsed=True))
 
 
 def _pairs(samples: Sequence, side: int) -> list[tuple[Image.Image, np.ndarray]]:
     out = []
     for s in tqdm(samples, desc="warm-up data", unit="img", leave=False):
-        image = Image.fromarray(s.load_image()).resize((side, side), Image.BILINEAR)
-        mask = Image.fromarray(s.load_mask()).resize((side, side), Image.BILINEAR)
-        m = np.asarray(mask) > 127
+        image = Image.fromarray(stretch(s.load_image(), side))
+        m = binarize(resize_levels(s.load_mask(), (side, side)))  # (S, S) bool
         if m.any():
             out.append((image, m))
     return out
+
+
+def answer_step(model, processor, opt, n_prompt: int, texts: list[str], images: list) -> float:
+    """One next-token step on ``texts`` (prompt + answer + end token, padded on the RIGHT so the
+    ``n_prompt`` prompt tokens come first): loss on the answer tokens only, gradient norm
+    clipped at 1. Returns the loss."""
+    import torch
+
+    enc = processor(text=texts, images=images, return_tensors="pt", padding=True)
+    labels = enc["input_ids"].clone()
+    labels[:, :n_prompt] = -100
+    labels[enc["attention_mask"] == 0] = -100
+    loss = model(**enc, labels=labels).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return float(loss.item())
 
 
 def warmup(
@@ -126,17 +142,9 @@ def warmup(
         idx = rng.choice(len(pairs), size=min(cfg.batch_size, len(pairs)), replace=False)
         images = [pairs[i][0] for i in idx]
         texts = [prompt + noisy_answer(pairs[i][1], rng, cfg) + end for i in idx]
-        enc = processor(text=texts, images=images, return_tensors="pt", padding=True)
-        labels = enc["input_ids"].clone()
-        labels[:, :n_prompt] = -100
-        labels[enc["attention_mask"] == 0] = -100
-        loss = model(**enc, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = answer_step(model, processor, opt, n_prompt, texts, images)
         sched.step()
-        opt.zero_grad(set_to_none=True)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{loss:.3f}")
     model.eval()
     tok.padding_side = padding_side
     out = Path(out_dir)

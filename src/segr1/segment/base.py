@@ -8,7 +8,9 @@ their masks combine is decided here, once, for every backend:
 * for each box: that box plus the points inside it (inclusive), or the box alone;
 * the prompt set's mask is the union (OR) of its per-box masks;
 * points but no box: one call with all the points;
-* nothing: an empty mask.
+* nothing: an empty mask;
+* a ``joint`` prompt set (the released ReasonSeg evaluation's rule): ONE call with the first
+  box and ALL the points, inside the box or not.
 
 Images are ``(H, W, 3)`` uint8 RGB arrays; prompts are in that image's pixel frame.
 """
@@ -52,6 +54,9 @@ def plan_calls(prompts: Prompts) -> list[Call]:
     """The Seg-R1 combination rule: the decoder calls whose union is this prompt set's mask."""
     points = np.asarray(prompts.points, np.float32).reshape(-1, 2)
     labels = np.asarray(prompts.labels, np.int64).reshape(-1)
+    if prompts.joint and len(prompts.boxes):
+        first = np.asarray(prompts.boxes, np.float32).reshape(-1, 4)[0]
+        return [Call(box=first, points=points, labels=labels)]
     if len(prompts.boxes):
         calls = []
         for box in np.asarray(prompts.boxes, np.float32).reshape(-1, 4):

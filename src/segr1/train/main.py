@@ -59,8 +59,9 @@ def build_reward_funcs(cfg: SegR1Config, segmenter: Segmenter) -> list:
     """[format, segmentation] for ``cfg.task``, wrapped by the rollout log when enabled."""
     from segr1.rewards import build_rewards
 
-    task = "prerl" if cfg.task == "prerl" else "foreground"
-    rewards = build_rewards(segmenter, cfg.image_side, cfg.reward_variant, cfg.w_iou, cfg.w_s, task)
+    rewards = build_rewards(
+        segmenter, cfg.image_side, cfg.reward_variant, cfg.w_iou, cfg.w_s, cfg.task != "prerl"
+    )
     if cfg.rollout_log_steps <= 0:
         return rewards
     path = Path(cfg.output_dir) / ROLLOUTS_NAME

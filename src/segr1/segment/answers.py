@@ -1,0 +1,56 @@
+"""Answers -> masks: the ONE path the training reward and the inference pipeline share.
+
+:func:`segment_answers` takes parsed answers (written in the policy's S x S frame) and the image
+the segmenter should embed, and returns one mask per answer:
+
+* an answer that fails the answer format's validity gate (:meth:`Answer.usable`) gets an empty
+  mask; it is never dropped, so ``masks[i]`` always belongs to ``answers[i]``;
+* the usable answers' prompts are scaled from the S x S frame to the image's frame, and decoded
+  against ONE embedding of the image (through the segmenter's cache) in ONE batched call;
+* the image is embedded only when at least one answer is usable.
+
+The reward passes the S x S image (masks ``(P, S, S)``); the pipeline passes the S x S image too
+(``segment_at="model"``, then upsamples with :func:`segr1.imaging.resize_levels`) or the original
+image (``segment_at="original"``, masks at the original size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from segr1.protocol.geometry import Prompts, answer_prompts
+from segr1.protocol.parse import Answer
+from segr1.segment.base import Segmenter
+
+
+def usable_prompts(
+    answers: Sequence[Answer], side: int, size: tuple[int, int], needs_box: bool, joint: bool
+) -> list[Prompts | None]:
+    """Each answer's prompts in the ``size = (W, H)`` frame, or None when it is not usable."""
+    return [answer_prompts(a, side, size, needs_box, joint) for a in answers]
+
+
+def segment_answers(
+    segmenter: Segmenter,
+    image: np.ndarray,
+    answers: Sequence[Answer],
+    *,
+    side: int,
+    needs_box: bool = True,
+    joint: bool = False,
+) -> np.ndarray:
+    """``(P, H, W)`` bool: the mask each answer's prompts give on ``image`` (``(H, W, 3)`` uint8
+    RGB). ``side``: the S of the frame the answers are written in. ``needs_box``: the task asks
+    for boxes (False for pre-RL). ``joint``: the released ReasonSeg rule (one call, first box
+    with all points) instead of the per-box rule."""
+    h, w = image.shape[:2]
+    out = np.zeros((len(answers), h, w), dtype=bool)  # (P, H, W)
+    sets = usable_prompts(answers, side, (w, h), needs_box, joint)
+    todo = [i for i, p in enumerate(sets) if p is not None]
+    if not todo:
+        return out
+    embedding = segmenter.embed_cached(image)
+    out[todo] = segmenter.segment(embedding, [sets[i] for i in todo])  # (P', H, W)
+    return out
