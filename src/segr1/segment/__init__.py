@@ -1,6 +1,7 @@
 """Frozen promptable segmenters behind one small protocol (see :mod:`segr1.segment.base`).
 
-Light to import: transformers and torch load only when a SAM2 segmenter is built.
+Light to import: transformers, torch and the official ``sam2`` package load only when a SAM2
+segmenter is built.
 """
 
 from segr1.segment.base import Call, Embedding, Segmenter, image_key, plan_calls
@@ -8,6 +9,7 @@ from segr1.segment.cache import CacheStats, EmbeddingCache
 from segr1.segment.factory import NAMES, build_segmenter
 from segr1.segment.grabcut import GrabCutSegmenter
 from segr1.segment.sam2 import Sam2Segmenter, hiera_tiny_config, tiny_sam2_config
+from segr1.segment.sam2_official import Sam2OfficialSegmenter
 
 __all__ = [
     "NAMES",
@@ -16,6 +18,7 @@ __all__ = [
     "Embedding",
     "EmbeddingCache",
     "GrabCutSegmenter",
+    "Sam2OfficialSegmenter",
     "Sam2Segmenter",
     "Segmenter",
     "build_segmenter",

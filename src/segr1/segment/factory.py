@@ -4,6 +4,10 @@
 * ``"sam2-random-tiny"``: a very small SAM2 with seeded random weights (tests, offline demo);
 * ``"sam2.1-hiera-tiny-random"``: the real SAM2.1 hiera-tiny architecture with seeded random
   weights (benchmarks: real cost, meaningless masks);
+* ``"sam2-official-random-tiny"``: the same architecture on the official ``sam2`` package
+  (:class:`Sam2OfficialSegmenter`), seeded random weights (tests, benchmarks);
+* a path ending in ``.pt``: an official SAM2 checkpoint (``sam2.1_hiera_large.pt``) on the
+  official package, its config inferred from the released file name;
 * anything else: a transformers SAM2 checkpoint, by hub id (``facebook/sam2.1-hiera-large``)
   or local directory.
 
@@ -16,8 +20,14 @@ from segr1.segment.base import Segmenter
 from segr1.segment.cache import EmbeddingCache
 from segr1.segment.grabcut import GrabCutSegmenter
 from segr1.segment.sam2 import Sam2Segmenter, hiera_tiny_config, tiny_sam2_config
+from segr1.segment.sam2_official import TINY_CONFIG, Sam2OfficialSegmenter
 
-NAMES: tuple[str, ...] = ("grabcut", "sam2-random-tiny", "sam2.1-hiera-tiny-random")
+NAMES: tuple[str, ...] = (
+    "grabcut",
+    "sam2-random-tiny",
+    "sam2.1-hiera-tiny-random",
+    "sam2-official-random-tiny",
+)
 RANDOM_SEED = 0
 
 
@@ -32,6 +42,11 @@ def build_segmenter(
     cache = EmbeddingCache(cache_size) if cache_size > 0 else None
     if name == "grabcut":
         return GrabCutSegmenter(bgr=bgr, cache=cache)
+    official = {"device": device, "dtype": dtype, "bgr": bgr, "cache": cache}
+    if name == "sam2-official-random-tiny":
+        return Sam2OfficialSegmenter.from_config(TINY_CONFIG, seed=RANDOM_SEED, **official)
+    if name.endswith(".pt"):
+        return Sam2OfficialSegmenter.from_checkpoint(name, **official)
     if name == "sam2-random-tiny":
         config = tiny_sam2_config()
     elif name == "sam2.1-hiera-tiny-random":
