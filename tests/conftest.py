@@ -27,3 +27,15 @@ def synth_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     generate(root, n_train=12, n_test=10, seed=0, config=SynthConfig(size=96), progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def answering_policy_dir(tmp_path_factory, synth_root):
+    """A tiny policy that answers each ``synth_root`` test image (at S = 96, the images' own
+    size) with a usable answer of its own: a box around its object and one object point."""
+    from answering import answering_policy, sample_answers
+    from segr1.data.registry import load_dataset
+
+    samples = load_dataset("synth", synth_root, split="test")
+    pairs = sample_answers(samples, side=96)
+    return answering_policy(tmp_path_factory.mktemp("answering"), pairs)

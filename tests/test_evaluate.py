@@ -1,17 +1,26 @@
-"""`segr1 eval` end to end: tiny offline policy + GrabCut on a generated COD-style folder,
-interrupted and resumed, giving the same report as an uninterrupted run."""
+"""`segr1 eval` end to end with a tiny policy whose answers parse and differ per image (see
+tests/answering.py) + GrabCut on a generated COD-style folder at S = the images' own side (96):
+real, non-empty masks at the right ids; an interrupted run resumes to the same report; the
+reward computes, on the eval's own completions, the numbers `segr1 score` reports for the
+masks eval wrote."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from segr1.cli import app
+from segr1.data.io import read_mask
 from segr1.data.registry import load_dataset
 from segr1.evaluate import evaluate, read_records
 from segr1.inference import Pipeline
+from segr1.scoring import Item, score_items
+
+SIDE = 96
+runner = CliRunner()
 
 
 class Interrupt(Exception):
@@ -22,7 +31,10 @@ class StopsAfter:
     """Wraps a real Pipeline and raises after ``n`` batches, as a kill would."""
 
     def __init__(self, pipe, n):
-        self.pipe, self.n, self.side = pipe, n, pipe.side
+        self.pipe, self.n = pipe, n
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
 
     def predict_batch(self, *args, **kwargs):
         if self.n == 0:
@@ -32,58 +44,127 @@ class StopsAfter:
 
 
 @pytest.fixture(scope="module")
-def pipe(tiny_policy_dir):
-    return Pipeline.from_pretrained(
-        str(tiny_policy_dir), segmenter="grabcut", side=96, max_new_tokens=24, stage="train"
-    )
+def pipe(answering_policy_dir):
+    return Pipeline.from_pretrained(str(answering_policy_dir), segmenter="grabcut", side=SIDE)
 
 
-def test_interrupted_and_resumed_equals_uninterrupted(pipe, synth_root, tmp_path):
-    samples = load_dataset("synth", synth_root, split="test")
-    full = evaluate(pipe, samples, tmp_path / "full", batch_size=4, progress=False)
-    assert full["count"] == len(samples) == 10
+@pytest.fixture(scope="module")
+def samples(synth_root):
+    return load_dataset("synth", synth_root, split="test")
 
+
+@pytest.fixture(scope="module")
+def full_run(pipe, samples, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval_full")
+    return out, evaluate(pipe, samples, out, batch_size=4, progress=False)
+
+
+def test_masks_are_real_and_written_under_their_own_ids(pipe, samples, full_run):
+    out, result = full_run
+    assert result["count"] == len(samples) == 10 and result["unusable"] == 0
+    records = read_records(out / "completions.jsonl")
+    boxes = {json.dumps(r["answer"]["boxes"]) for r in records.values()}
+    assert len(boxes) == len(samples)  # the policy looks at the image: one box per image
+    for s in samples:
+        saved = read_mask(out / "masks" / f"{s.id}.png")
+        again = pipe.segment_completion(s.load_image(), records[s.id]["completion"])
+        np.testing.assert_array_equal(saved, again.levels)  # this id's own answer made it
+        assert saved.shape == s.load_mask().shape
+        if "empty" not in s.id:
+            assert saved.any(), f"{s.id}: empty mask for a usable answer on an object"
+    areas = {int(read_mask(out / "masks" / f"{s.id}.png").sum()) for s in samples}
+    assert len(areas) > len(samples) // 2  # masks differ between images
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(pipe, samples, full_run, tmp_path):
+    out, full = full_run
     with pytest.raises(Interrupt):
-        evaluate(StopsAfter(pipe, 1), samples, tmp_path / "resumed", batch_size=4, progress=False)
-    assert len(read_records(tmp_path / "resumed" / "completions.jsonl")) == 4
-    with (tmp_path / "resumed" / "completions.jsonl").open("a") as f:
+        evaluate(StopsAfter(pipe, 1), samples, tmp_path, batch_size=4, progress=False)
+    assert len(read_records(tmp_path / "completions.jsonl")) == 4
+    with (tmp_path / "completions.jsonl").open("a") as f:
         f.write('{"id": "torn')  # a line cut by the kill
-    resumed = evaluate(pipe, samples, tmp_path / "resumed", batch_size=4, progress=False)
+    resumed = evaluate(pipe, samples, tmp_path, batch_size=4, progress=False)
     assert resumed == full
-    lines = (tmp_path / "resumed" / "completions.jsonl").read_text().splitlines()
+    lines = (tmp_path / "completions.jsonl").read_text().splitlines()
     assert len(lines) == 10 and all(json.loads(line)["id"] for line in lines)
-    assert sorted(p.stem for p in (tmp_path / "resumed" / "masks").glob("*.png")) == sorted(
-        s.id for s in samples
+    for s in samples:
+        np.testing.assert_array_equal(
+            read_mask(tmp_path / "masks" / f"{s.id}.png"), read_mask(out / "masks" / f"{s.id}.png")
+        )
+
+
+def test_resume_with_another_profile_is_refused(pipe, samples, full_run, answering_policy_dir):
+    out, _ = full_run
+    other = Pipeline.from_pretrained(
+        str(answering_policy_dir), segmenter="grabcut", side=SIDE, max_new_tokens=17
     )
+    with pytest.raises(ValueError, match="max_new_tokens: 400 -> 17"):
+        evaluate(other, samples, out, progress=False)
 
 
-def test_report_matches_score_of_written_masks_and_counts_everything(pipe, synth_root, tmp_path):
-    from segr1.scoring import score_folders
+def test_reward_equals_score_of_the_masks_eval_wrote(samples, full_run, synth_root):
+    """End to end: the training reward, given eval's completions for the same images and masks,
+    computes per image the IoU and S-measure the scoring loop computes on eval's mask files,
+    and `segr1 score` reports their means."""
+    from segr1.rewards import build_rewards
+    from segr1.segment import build_segmenter
 
-    samples = load_dataset("synth", synth_root, split="test")
-    result = evaluate(pipe, samples, tmp_path, batch_size=5, progress=False)
-    rescored = score_folders(tmp_path / "masks", synth_root / "Test" / "GT_Object")
-    for key in ("Sm", "MAE", "meanEm", "wFm", "IoU"):
-        assert result["metrics"][key] == pytest.approx(rescored[key], abs=1e-9)
-    # the random policy rarely writes a usable answer: those are empty masks, still counted
-    assert result["count"] == 10 and 0 <= result["unparseable"] <= 10
-    report = (tmp_path / "report.md").read_text()
-    assert "Conventions" in report and "unparseable" in report
+    out, result = full_run
+    records = read_records(out / "completions.jsonl")
+    _, reward = build_rewards(build_segmenter("grabcut"), side=SIDE)
+    images = [s.load_image() for s in samples]
+    masks = [s.load_mask() for s in samples]
+    reward(completions=[records[s.id]["completion"] for s in samples], image=images, mask=masks)
+    scored = reward.last
+    assert all(x.usable for x in scored) and len({round(x.iou, 6) for x in scored}) > 5
+    for s, x in zip(samples, scored, strict=True):
+        item = Item(s.id, out / "masks" / f"{s.id}.png", s.load_mask)
+        one = score_items([item], progress=False)
+        assert x.iou == pytest.approx(one["IoU"], abs=1e-12), s.id
+        assert x.s == pytest.approx(one["Sm"], abs=1e-9), s.id
+    cli = runner.invoke(
+        app, ["score", str(out / "masks"), str(synth_root / "Test" / "GT_Object"), "--json",
+              str(out / "rescored.json")],
+    )  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    rescored = json.loads((out / "rescored.json").read_text())
+    assert rescored["IoU"] == pytest.approx(np.mean([x.iou for x in scored]), abs=1e-12)
+    assert rescored["Sm"] == pytest.approx(np.mean([x.s for x in scored]), abs=1e-9)
+    for key in ("Sm", "IoU", "MAE", "meanEm", "wFm"):
+        assert result["metrics"][key] == pytest.approx(rescored[key], abs=1e-12)
 
 
-def test_eval_cli(tiny_policy_dir, synth_root, tmp_path):
-    res = CliRunner().invoke(
+def test_metrics_and_report_name_the_profile_and_its_conventions(full_run):
+    out, _ = full_run
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["profile"] == "default" and saved["template"] == "released/eval/foreground"
+    conv = saved["conventions"]
+    assert conv["profile"] == "default" and "RGB" in conv["segmenter input"]
+    assert "level > 128" in conv["ground truth"] and "alpha 0.5" in conv["metrics"]
+    report = (out / "report.md").read_text()
+    assert "profile `default`" in report and "## Conventions" in report
+    run = json.loads((out / "run.json").read_text())
+    assert run["profile"] == "default" and run["samples"] == 10
+
+
+def test_eval_cli_released_profile(answering_policy_dir, synth_root, tmp_path):
+    res = runner.invoke(
         app,
         [
             "eval",
-            "--model", str(tiny_policy_dir),
+            "--model", str(answering_policy_dir),
             "--dataset", "synth",
             "--root", str(synth_root),
             "--out", str(tmp_path),
-            "--side", "96",
-            "--max-new-tokens", "16",
+            "--side", str(SIDE),
+            "--profile", "released",
+            "--max-new-tokens", "64",
             "--limit", "3",
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "metrics.json").read_text())["count"] == 3
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["count"] == 3 and saved["profile"] == "released"
+    assert "BGR" in saved["conventions"]["segmenter input"]
+    assert "soft" in saved["conventions"]["saved prediction"]
+    assert "--profile" in runner.invoke(app, ["eval", "--help"]).output

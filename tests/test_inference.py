@@ -1,12 +1,14 @@
-"""Pipeline end to end with the tiny policy and GrabCut: masks come back at the original
-resolution, a known box lands where it should, unparseable answers give visible empty masks."""
+"""Pipeline end to end with tiny policies and GrabCut: masks come back at the original
+resolution, a known box lands where it should, unusable answers give visible empty masks, a
+policy whose answers differ per image gets its own non-empty mask per image."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from segr1.inference import Pipeline, stretch, to_rgb, upsample_mask
+from segr1.imaging import resize_mask, stretch, to_rgb
+from segr1.inference import Pipeline
 from segr1.policy import build_tiny_policy, load_policy
 from segr1.segment import build_segmenter
 
@@ -46,13 +48,28 @@ def test_end_to_end_mask_at_original_resolution(policy):
     pred = pipe(scene())
     assert isinstance(pred.completion, str)
     assert pred.mask.shape == (H, W) and pred.mask.dtype == bool
-    if not pred.parsed:  # a random policy rarely writes a usable answer: empty, and visible
-        assert not pred.mask.any()
+    assert not pred.usable and not pred.mask.any()  # a random policy: empty, and visible
+
+
+def test_answering_policy_gets_its_own_mask_per_image(answering_policy_dir, synth_root):
+    from answering import sample_answers
+    from segr1.data.registry import load_dataset
+
+    samples = [s for s in load_dataset("synth", synth_root, split="test") if "empty" not in s.id]
+    pipe = Pipeline.from_pretrained(str(answering_policy_dir), segmenter="grabcut", side=96)
+    preds = pipe.predict_batch([s.load_image() for s in samples], batch_size=3)
+    expected = [answer for _, answer in sample_answers(samples, 96)]
+    assert [p.completion for p in preds] == expected  # parse, and differ per image
+    for s, p in zip(samples, preds, strict=True):
+        gt = s.load_mask() > 128
+        assert p.usable and p.mask.shape == gt.shape
+        iou = (p.mask & gt).sum() / (p.mask | gt).sum()
+        assert iou > 0.3, f"{s.id}: IoU {iou:.2f}"
 
 
 def test_known_box_segments_inside_it_in_the_original_frame(pipe):
     pred = pipe.segment_completion(scene(), ANSWER)
-    assert pred.parsed and pred.answer.format_ok
+    assert pred.usable and pred.answer.format_ok
     np.testing.assert_allclose(pred.prompts.boxes[0], BOX_ORIGINAL, atol=1e-3)
     np.testing.assert_allclose(pred.prompts.points[0], [80.0, 48.0], atol=1e-3)
     assert pred.mask.shape == (H, W)
@@ -77,9 +94,11 @@ def test_segment_at_original_frame_agrees(policy):
 
 def test_unparseable_answer_gives_a_visible_empty_mask(pipe):
     preds = pipe.segment_completions(scene(), ["no tags at all", "<bbox>[1,2,3]</bbox>", ANSWER])
-    assert [p.parsed for p in preds] == [False, False, True]
+    assert [p.usable for p in preds] == [False, False, True]
     assert not preds[0].mask.any() and not preds[1].mask.any() and preds[2].mask.any()
-    assert preds[0].to_dict()["parsed"] is False and preds[0].to_dict()["mask_area"] == 0
+    assert preds[0].to_dict()["usable"] is False and preds[0].to_dict()["mask_area"] == 0
+    box_only = pipe.segment_completion(scene(), "<think>t</think> <bbox>[28,28,100,100]</bbox>")
+    assert not box_only.usable and not box_only.mask.any()  # the gate the reward uses too
 
 
 def test_batched_greedy_generation_is_deterministic(pipe):
@@ -116,16 +135,16 @@ def test_image_helpers():
     assert stretch(scene(), SIDE).shape == (SIDE, SIDE, 3)
     small = np.zeros((4, 4), bool)
     small[1:3, 1:3] = True
-    big = upsample_mask(small, (8, 12), "nearest")
-    assert big.shape == (12, 8) and big[3:9, 2:6].all() and big.sum() == 24
+    big = resize_mask(small, (8, 12))
+    assert big.shape == (12, 8) and big[4:8, 3:5].all() and not big[:2].any()
 
 
 def test_prompt_follows_the_qwen_chat_template(pipe):
-    from segr1.protocol.templates import SYSTEM_PROMPT_EVAL, foreground_text
+    from segr1.protocol.templates import FOREGROUND_EVAL_TEXT, SYSTEM_PROMPT_EVAL
 
     text = pipe.prompt_text()
     assert text.startswith(
         f"<|im_start|>system\n{SYSTEM_PROMPT_EVAL}<|im_end|>\n<|im_start|>user\n"
     )
-    assert "<|vision_start|><|image_pad|><|vision_end|>" + foreground_text() in text
+    assert "<|vision_start|><|image_pad|><|vision_end|>" + FOREGROUND_EVAL_TEXT in text
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")

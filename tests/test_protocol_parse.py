@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segr1 import parse_answer
-from segr1.protocol.parse import Answer
+from segr1.protocol.parse import (
+    RELEASED_REASONSEG_RULES,
+    RELEASED_RULES,
+    Answer,
+    format_answer,
+)
 
 EXAMPLE = (
     "<think>a frog on bark...</think> <bbox>[120,88,402,377]</bbox>, "
@@ -110,19 +115,67 @@ def test_never_raises_on_any_text(text):
     assert isinstance(parse_answer(text), Answer)
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.lists(st.tuples(*[st.integers(-2000, 2000)] * 4), min_size=1, max_size=3),
-    st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 2000), st.integers(0, 1)), max_size=10),
+numbers = st.one_of(
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
 )
-def test_round_trip_of_well_formed_answers(boxes, pts):
-    text = "<think>t</think> " + ", ".join(f"<bbox>{list(b)}</bbox>" for b in boxes)
-    text += f", <points>{[[x, y] for x, y, _ in pts]}</points>, <labels>{[lab for *_, lab in pts]}</labels>"
-    a = parse_answer(text)
-    assert a.boxes == [list(b) for b in boxes]
-    assert a.points == [[x, y] for x, y, _ in pts]
-    assert a.labels == [lab for *_, lab in pts]
-    assert a.format_ok
+answers = st.builds(
+    lambda boxes, pts, think, parsed: Answer(
+        boxes=[list(b) for b in boxes],
+        points=[[x, y] for x, y, _ in pts] if parsed else [],
+        labels=[lab for *_, lab in pts] if parsed else [],
+        think=think,
+        points_parsed=parsed,
+    ),
+    st.lists(st.tuples(numbers, numbers, numbers, numbers), max_size=3),
+    st.lists(st.tuples(numbers, numbers, st.integers(0, 1)), max_size=10),
+    st.one_of(st.none(), st.text(alphabet=st.characters(exclude_characters="<>"), max_size=40)),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(answers)
+def test_parse_of_format_is_the_identity(answer):
+    text = format_answer(answer)
+    assert parse_answer(text) == answer
+    assert parse_answer(text, RELEASED_RULES).boxes == [
+        b for b in answer.boxes if all(isinstance(v, int) and v >= 0 for v in b)
+    ]
+
+
+def test_format_answer_writes_the_released_layout():
+    a = parse_answer(EXAMPLE)
+    assert format_answer(a) == EXAMPLE  # the released example, exactly
+    prerl = Answer(points=[[1, 2]], labels=[0], points_parsed=True)
+    assert format_answer(prerl) == "<points>[[1,2]]</points> <labels>[0]</labels>"
+
+
+def test_released_rules_accept_only_non_negative_integers():
+    ok = "<think></think> <bbox>[1,2,3,4]</bbox>, <points>[[5,6]]</points>, <labels>[1]</labels>"
+    assert parse_answer(ok, RELEASED_RULES) == parse_answer(ok)
+    for bad, part in (
+        (ok.replace("[1,2,3,4]", "[1.0,2,3,4]"), "boxes"),
+        (ok.replace("[1,2,3,4]", "[-1,2,3,4]"), "boxes"),
+        (ok.replace("[[5,6]]", "[[5.5,6]]"), "points"),
+        (ok.replace("[[5,6]]", "[[5,-6]]"), "points"),
+    ):
+        released, default = parse_answer(bad, RELEASED_RULES), parse_answer(bad)
+        assert getattr(released, part) == [] and getattr(default, part) != [], bad
+    assert not parse_answer(ok.replace("[1]</labels>", "[1.0]</labels>"), RELEASED_RULES).points
+
+
+def test_first_box_rule_reads_an_unclosed_first_box_only():
+    text = (
+        "<bbox>[1,2,3,4] then <bbox>[5,6,7,8]</bbox> <points>[[2,2]]</points> <labels>[1]</labels>"
+    )
+    assert parse_answer(text, RELEASED_REASONSEG_RULES).boxes == [[1, 2, 3, 4]]
+    assert parse_answer(text).boxes == []  # the shared parser needs closed tags
+    assert parse_answer("<bbox> [ 9, 8 ,7,6 ]</bbox>", RELEASED_REASONSEG_RULES).boxes == [
+        [9, 8, 7, 6]
+    ]
+    assert parse_answer("<bbox>[1,2,3]</bbox>", RELEASED_REASONSEG_RULES).boxes == []
+    assert parse_answer("<bbox>[1,2,3,4", RELEASED_REASONSEG_RULES).boxes == []
 
 
 def _timed(text: str) -> float:

@@ -30,9 +30,22 @@ SEGMENTER = typer.Option(
 DEVICE = typer.Option("cpu", help="Torch device for policy and segmenter.")
 DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16.")
 SEGMENT_AT = typer.Option("model", help="model (S x S, released) | original.")
-BGR = typer.Option(False, help="Released-code quirk: hand the segmenter BGR images.")
-STAGE = typer.Option("eval", help="System prompt: eval (released eval) | train.")
-MAX_NEW_TOKENS = typer.Option(400, help="Generation budget per answer.")
+PROFILE = typer.Option(
+    "default",
+    "--profile",
+    help="Evaluation protocol: default (segr1's, corrected) | released (the released Seg-R1 "
+    "evaluation step by step; see docs/reproduction.md).",
+)
+PROFILE_OPT = typer.Option(
+    None,
+    "--profile-opt",
+    help="Change one switch of the profile, KEY=VALUE, repeatable (e.g. bgr=true, "
+    "policy_jpeg_quality=75, soft_foreground=true; docs/reproduction.md lists them).",
+)
+STAGE = typer.Option("eval", help="Prompt stage: eval (released evaluation texts) | train.")
+MAX_NEW_TOKENS = typer.Option(
+    None, help="Generation budget per answer [default: the profile's for the task]."
+)
 ROOT = typer.Option(None, "--root", help="Dataset root folder.")
 SPLIT = typer.Option(None, "--split", help="Split [default: the dataset's test/val split].")
 IMAGES = typer.Option(None, "--images", help="Image folder (dataset 'folder'; skips detection).")
@@ -76,6 +89,12 @@ def _pipeline(model: str, **kwargs: object) -> Pipeline:
     return Pipeline.from_pretrained(model, **kwargs)
 
 
+def _profile(name: str, overrides: list[str] | None):  # -> segr1.profiles.Profile
+    from segr1.profiles import with_overrides
+
+    return with_overrides(name, overrides)
+
+
 @app.command()
 def demo(
     out: str = typer.Option("demo_out", "--out", help="Folder for data, models, report."),
@@ -106,9 +125,10 @@ def predict(
     device: str = DEVICE,
     dtype: str = DTYPE,
     segment_at: str = SEGMENT_AT,
-    bgr: bool = BGR,
+    profile: str = PROFILE,
+    profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = STAGE,
-    max_new_tokens: int = MAX_NEW_TOKENS,
+    max_new_tokens: int | None = MAX_NEW_TOKENS,
     batch_size: int = typer.Option(4, help="Images per generation batch."),
 ) -> None:
     """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
@@ -117,7 +137,8 @@ def predict(
     try:
         pipe = _pipeline(
             model, segmenter=segmenter, task=task, side=side, device=device, dtype=dtype,
-            bgr=bgr, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
+            profile=_profile(profile, profile_opt), max_new_tokens=max_new_tokens, stage=stage,
+            segment_at=segment_at,
         )  # fmt: skip
         written, errors = predict_paths(pipe, images, out, query=query, batch_size=batch_size)
     except (ValueError, FileNotFoundError) as e:
@@ -149,34 +170,45 @@ def eval_cmd(
     device: str = DEVICE,
     dtype: str = DTYPE,
     segment_at: str = SEGMENT_AT,
-    bgr: bool = BGR,
+    profile: str = PROFILE,
+    profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = STAGE,
-    max_new_tokens: int = MAX_NEW_TOKENS,
+    max_new_tokens: int | None = MAX_NEW_TOKENS,
+    sample: str = typer.Option(
+        "all",
+        "--sample",
+        help="all (every sample, deterministic) | released (emulate the released evaluation's "
+        "random draw: one expression per RefCOCO image, ReasonSeg images with replacement).",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of --sample released."),
     batch_size: int = typer.Option(8, help="Images per generation batch."),
     limit: int | None = typer.Option(None, help="Evaluate only the first N samples (smoke runs)."),
 ) -> None:
     """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
+    from segr1.data import sampling
     from segr1.data.registry import load_dataset
     from segr1.evaluate import evaluate
 
     try:
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
-        samples = load_dataset(dataset, root, split, **opts)[:limit]
+        prof = _profile(profile, profile_opt)
+        samples = load_dataset(dataset, root, split, **opts)
         task = samples[0].task if samples else "foreground"
+        samples = sampling.choose_samples(samples, sample, seed)[:limit]
         pipe = _pipeline(
             model, segmenter=segmenter, task=task,
             side=side or (768 if task == "foreground" else 1024), device=device, dtype=dtype,
-            bgr=bgr, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
+            profile=prof, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
         )  # fmt: skip
         result = evaluate(
             pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
-            batch_size=batch_size,
+            sampling=sampling.describe(sample, seed, task), batch_size=batch_size,
         )  # fmt: skip
-    except (ValueError, FileNotFoundError, TypeError) as e:
+    except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
-    typer.echo(f"{result['count']} samples, {result['unparseable']} unparseable; wrote {out}")
+    typer.echo(f"{result['count']} samples, {result['unusable']} unusable answers; wrote {out}")
 
 
 @app.command(
@@ -207,16 +239,24 @@ def score(
     missing: str = typer.Option(
         "error", "--missing", help="A ground truth without a prediction: error | empty."
     ),
+    task: str = typer.Option(
+        "foreground",
+        "--task",
+        help="foreground (S, wF, MAE, E, F, IoU, Dice) | referring (cIoU, gIoU; also reasoning).",
+    ),
+    profile: str = PROFILE,
+    profile_opt: list[str] | None = PROFILE_OPT,
 ) -> None:
-    """Score existing mask PNGs against ground truths (S, wF, MAE, E, F, IoU, Dice)."""
+    """Score existing mask PNGs against ground truths, with the loop segr1 eval uses."""
     import json
 
     from segr1.data.io import ImageReadError
-    from segr1.scoring import ScoringError, score_folders
+    from segr1.scoring import ScoringError, kind_of, score_folders
 
     try:
-        result = score_folders(pred_dir, gt_dir, missing=missing)
-    except (ScoringError, ImageReadError) as e:
+        prof = _profile(profile, profile_opt)
+        result = score_folders(pred_dir, gt_dir, missing=missing, kind=kind_of(task), profile=prof)
+    except (ScoringError, ImageReadError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{'metric':<8} {'value':>8}")
@@ -234,6 +274,41 @@ def score(
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         typer.echo(f"wrote {json_path}")
+
+
+@app.command()
+def prompt(
+    task: str = typer.Option(
+        "foreground", "--task", help="foreground | prerl | referring | reasoning."
+    ),
+    query: str | None = typer.Option(None, "--query", help="Expression / question / object name."),
+    sentence: bool = typer.Option(
+        False, "--sentence", help="Reasoning: the query is a sentence (else a short name)."
+    ),
+    profile: str = PROFILE,
+    profile_opt: list[str] | None = PROFILE_OPT,
+    stage: str = typer.Option("eval", "--stage", help="eval | train."),
+    side: int | None = typer.Option(
+        None, help="Square side S [default: 768 for foreground/prerl, 1024 otherwise]."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Also render the chat text with this checkpoint's processor."
+    ),
+) -> None:
+    """Print, as JSON, exactly what the policy receives: chat messages, image, generation."""
+    import json
+
+    from segr1.prompting import describe_prompt
+
+    try:
+        info = describe_prompt(
+            task, query, is_sentence=sentence, profile=_profile(profile, profile_opt),
+            stage=stage, side=side, model=model,
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError, ImportError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
 
 
 @data_app.command("synth")

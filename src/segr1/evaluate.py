@@ -2,20 +2,26 @@
 
 Output folder layout (``out``)::
 
-    masks/<sample id>.png   8-bit mask at the ground truth's resolution (0 / 255)
-    completions.jsonl        one record per sample: id, completion, parsed answer, parseable
-    metrics.json             numbers + the conventions used to get them
+    run.json                 what produced the masks: model, segmenter, dataset, profile, ...
+    masks/<sample id>.png    8-bit mask at the ground truth's resolution (0 / 255, or soft
+                             levels when the profile saves soft foreground masks)
+    completions.jsonl        one record per sample: id, completion, parsed answer, usable
+    metrics.json             numbers + the profile + the conventions used to get them
     report.md                the same as a Markdown table
 
 Contract:
 
-* nothing is skipped: an unparseable answer becomes an empty mask and is counted; an unreadable
-  image stops the run with its path named (fix the file or remove the sample, then resume);
+* nothing is skipped: an answer that fails the answer format's validity gate becomes an empty
+  mask and is counted (``unusable``); an unreadable image stops the run with its path named
+  (fix the file or remove the sample, then resume);
 * resumable: a mask PNG is written atomically before its completion record is appended, and a
   sample counts as finished only when both exist, so a re-run after an interruption continues
-  where it stopped and ends with the same report as an uninterrupted run;
-* metrics are computed from the PNGs on disk with the same code as ``segr1 score``, after all
-  predictions exist, so the report describes exactly the files a user can re-score.
+  where it stopped and ends with the same report as an uninterrupted run. ``run.json`` must
+  match: resuming with another model, segmenter, dataset, profile, side or prompt is refused
+  (the old masks would be reported as the new run's);
+* metrics are computed from the PNGs on disk by :func:`segr1.scoring.score_items`, the loop
+  ``segr1 score`` runs, after all predictions exist, so the report describes exactly the files a
+  user can re-score.
 """
 
 from __future__ import annotations
@@ -29,31 +35,15 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from segr1.data.io import read_mask, write_mask
+from segr1.data.io import write_mask
 from segr1.data.sample import Sample, check_unique_ids
+from segr1.profiles import DEFAULT, Profile
+from segr1.scoring import Item, conventions, kind_of, score_items
 
-FOREGROUND_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm")
-CONVENTIONS_FOREGROUND = {
-    "resize": "the policy sees the image stretched to S x S; the S x S mask is upsampled to the "
-    "original (ground-truth) size before saving; scoring never resizes the ground truth",
-    "normalisation": "PySODMetrics default: each prediction min-max normalised to [0, 1]",
-    "E-measure": "PySODMetrics 1.6.2 (adaptive threshold 2 x mean, mean/max over 256 thresholds)",
-    "F-measure": "beta^2 = 0.3; adaptive / mean / max over 256 thresholds",
-    "weighted F": "beta = 1 (Margolin et al.), as PySODMetrics",
-    "IoU / Dice": "prediction thresholded at 0.5 (> 127); 0 when both masks are empty",
-    "empty ground truth": "scored as PySODMetrics does (S = 1 - mean(pred)); never skipped",
-    "unparseable answers": "empty mask, counted in 'unparseable', never skipped",
-}
-CONVENTIONS_REFERRING = {
-    "resize": "S x S mask upsampled to the original size",
-    "cIoU": "total intersection / total union over every sample",
-    "gIoU": "mean of per-sample IoU; a sample with empty prediction and empty ground truth "
-    "scores 1.0 (documented in segr1.metrics)",
-    "ignore pixels": "ReasonSeg 'ignore' regions are excluded from intersection and union",
-    "samples": "every expression (RefCOCO family) / every query (ReasonSeg), in file order, "
-    "deterministic; no sampling",
-    "unparseable answers": "empty mask, counted in 'unparseable', never skipped",
-}
+RUN_NAME = "run.json"
+#: Report column order: the four numbers COD papers report first, then the rest.
+REPORT_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm",
+               "IoU", "Dice", "cIoU", "gIoU")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -63,7 +53,7 @@ class Record:
     id: str
     completion: str
     answer: dict
-    parseable: bool  # the answer held a usable box or point (else: empty mask)
+    usable: bool  # passed the validity gate (else: an empty mask)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -131,8 +121,8 @@ def predict_dataset(
         )
         records = []
         for sample, pred in zip(batch, preds, strict=True):
-            write_mask(masks_dir / f"{sample.id}.png", pred.mask)
-            records.append(Record(sample.id, pred.completion, pred.answer.to_dict(), pred.parsed))
+            write_mask(masks_dir / f"{sample.id}.png", pred.levels)
+            records.append(Record(sample.id, pred.completion, pred.answer.to_dict(), pred.usable))
         _append(log, records)
         done.update({r.id: r.__dict__ for r in records})
         bar.update(len(batch))
@@ -140,36 +130,72 @@ def predict_dataset(
     return done
 
 
-def score_dataset(samples: Sequence[Sample], masks_dir: Path, task: str) -> dict[str, float]:
-    """Metrics of the saved masks against each sample's ground truth (the ``score`` code path)."""
-    from segr1.metrics import ForegroundMetrics, ReferringMetrics
+def score_samples(
+    samples: Sequence[Sample], masks_dir: Path, task: str, profile: Profile = DEFAULT
+) -> dict[str, float]:
+    """Metrics of the saved masks against each sample's own ground truth (the ``segr1 score``
+    loop; a mask of the wrong size is an error here, since eval writes masks at GT size)."""
+    items = [Item(s.id, masks_dir / f"{s.id}.png", s.load_mask, s.load_ignore) for s in samples]
+    return score_items(
+        items, kind_of(task), profile=profile, size_mismatch="error", total=len(items)
+    )
 
-    fg = task == "foreground"
-    acc = ForegroundMetrics() if fg else ReferringMetrics()
-    for s in tqdm(samples, desc="score", unit="img", leave=False):
-        pred, gt = read_mask(masks_dir / f"{s.id}.png"), s.load_mask()
-        if pred.shape != gt.shape:
+
+def run_manifest(pipeline: Any, samples: Sequence[Sample], **fields: Any) -> dict[str, Any]:
+    """What determines the masks of a run (compared on resume)."""
+    import hashlib
+
+    ids = hashlib.sha256("\n".join(s.id for s in samples).encode()).hexdigest()[:16]
+    profile = getattr(pipeline, "profile", DEFAULT)
+    template = getattr(pipeline, "template", None)
+    return {
+        **fields,
+        "profile": profile.name,
+        "side": getattr(pipeline, "side", None),
+        "template": template.name if template is not None else None,
+        "max_new_tokens": getattr(pipeline, "max_new_tokens", None),
+        "segment_at": getattr(pipeline, "segment_at", None),
+        "samples": len(samples),
+        "sample_ids_sha256": ids,
+    }
+
+
+def check_run(out: Path, manifest: dict[str, Any]) -> None:
+    """Write ``run.json``, or refuse to resume into a folder made by another run."""
+    path = out / RUN_NAME
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path}: unreadable ({e}); use another --out") from None
+        diff = {k: (old.get(k), v) for k, v in manifest.items() if old.get(k) != v}
+        if diff:
+            shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise ValueError(
-                f"{masks_dir / (s.id + '.png')}: size {pred.shape} differs from its ground truth "
-                f"{gt.shape}; delete it and re-run to predict it again"
+                f"{out} holds a run with other settings ({shown}); its masks would be reported "
+                "as this run's. Use another --out, or delete that folder to start again."
             )
-        if fg:
-            acc.step(pred, gt)
-        else:
-            acc.step(pred > 127, gt > 127, s.load_ignore())
-    return acc.results()
+        return
+    if (out / "masks").exists() or (out / "completions.jsonl").exists():
+        raise ValueError(
+            f"{out} holds masks or completions but no {RUN_NAME} (made by another tool or an "
+            "older segr1); use another --out, or delete them to start again"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def write_report(out: Path, result: dict[str, Any]) -> None:
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     m = result["metrics"]
-    keys = [k for k in (*FOREGROUND_KEYS, "IoU", "Dice", "cIoU", "gIoU") if k in m]
+    keys = [k for k in REPORT_KEYS if k in m]
     lines = [
         f"# Evaluation: {result['dataset']}",
         "",
-        f"model `{result['model']}`, segmenter `{result['segmenter']}`, S = {result['side']}, "
-        f"{result['count']} samples, {result['unparseable']} unparseable answers "
-        f"(scored as empty masks).",
+        f"model `{result['model']}`, segmenter `{result['segmenter']}`, profile "
+        f"`{result['profile']}`, prompt `{result['template']}`, S = {result['side']}, "
+        f"{result['count']} samples ({result['sampling']}), {result['unusable']} unusable "
+        "answers (scored as empty masks).",
         "",
         "| " + " | ".join(keys) + " |",
         "|" + "---|" * len(keys),
@@ -191,31 +217,37 @@ def evaluate(
     dataset: str = "dataset",
     model: str = "",
     segmenter: str = "",
+    sampling: str = "every sample, in order",
     batch_size: int = 8,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Predict every sample (resuming), score the saved masks, write metrics.json + report.md."""
+    """Predict every sample (resuming), score the saved masks, write metrics.json + report.md.
+    ``sampling`` describes how ``samples`` were chosen (reported as given)."""
     out = Path(out)
     samples = list(samples)
     if not samples:
         raise ValueError(f"{dataset}: no samples to evaluate")
     check_unique_ids(samples, dataset)
     task = samples[0].task
+    profile = getattr(pipeline, "profile", DEFAULT)
+    manifest = run_manifest(
+        pipeline, samples, dataset=dataset, model=model, segmenter=segmenter, sampling=sampling
+    )
+    check_run(out, manifest)
     records = predict_dataset(pipeline, samples, out, batch_size, progress)
-    metrics = score_dataset(samples, out / "masks", task)
-    unparseable = sum(not records[s.id]["parseable"] for s in samples)
+    metrics = score_samples(samples, out / "masks", task, profile)
+    unusable = sum(not records[s.id]["usable"] for s in samples)
     result = {
-        "dataset": dataset,
-        "model": model,
-        "segmenter": segmenter,
-        "side": getattr(pipeline, "side", None),
+        **manifest,
         "task": task,
         "count": len(samples),
-        "unparseable": unparseable,
-        "parse_rate": 1.0 - unparseable / len(samples),
+        "unusable": unusable,
+        "usable_rate": 1.0 - unusable / len(samples),
         "format_rate": sum(records[s.id]["answer"]["format_ok"] for s in samples) / len(samples),
-        "metrics": {k: float(v) for k, v in metrics.items() if k != "count"},
-        "conventions": CONVENTIONS_FOREGROUND if task == "foreground" else CONVENTIONS_REFERRING,
+        "metrics": {k: float(v) for k, v in metrics.items() if k not in ("count", "missing")},
+        "conventions": conventions(
+            kind_of(task), profile, task=task, missing="never", size_mismatch="error"
+        ),
     }
     write_report(out, result)
     return result

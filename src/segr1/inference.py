@@ -1,19 +1,22 @@
 """Inference: image (+ query) -> prompt template -> policy -> completion -> parse -> segmenter ->
 mask at the ORIGINAL resolution. :class:`Pipeline` holds the policy, its processor, the
-:class:`~segr1.protocol.templates.Template`, the frozen segmenter and the model side S.
+:class:`~segr1.protocol.templates.Template`, the frozen segmenter, the model side S and the
+evaluation :class:`~segr1.profiles.Profile`.
 
-Protocol (the released Seg-R1 one):
+The path, shared with the training reward by construction:
 
-* the image is stretched to S x S (aspect ratio ignored; PIL bilinear, as the reward does) and
-  shown to the policy; answer coordinates are absolute pixels in that S x S frame;
-* ``segment_at="model"`` (default, released protocol): the segmenter embeds the S x S image, the
-  prompts are clipped to the S x S frame, and the S x S mask is upsampled to the original size;
-  ``upsample="bilinear"`` (default) resizes the 0/255 mask bilinearly and keeps > 127 (the
-  convention the reward uses for ground truths); ``"nearest"`` copies pixels;
-* ``segment_at="original"``: the prompts are scaled to the original frame and the segmenter
-  embeds the original image (no upsampling);
-* an answer with nothing usable (no box, no parsed points) gives an EMPTY mask; the
-  :class:`Prediction` keeps the completion and ``parsed = False`` so it stays visible;
+* the image is stretched to S x S with :func:`segr1.imaging.stretch` (the one stretch; training
+  rows use it too) and shown to the policy (the ``released`` profile adds a JPEG round trip and
+  qwen-vl-utils' resize); answer coordinates are absolute pixels in that S x S frame;
+* the completion is parsed with the profile's rules and turned into masks by
+  :func:`segr1.segment.answers.segment_answers`, the function the reward calls: an answer that
+  fails the answer format's validity gate gets an EMPTY mask, and its :class:`Prediction` keeps
+  the completion with ``usable = False`` so it stays visible and counted;
+* ``segment_at="model"`` (default, released protocol): the segmenter embeds the S x S image (the
+  policy's, or the ``released`` profile's bilinear re-stretch) and the S x S mask is resized to
+  the original size with :func:`segr1.imaging.resize_levels`, then binarised (> 128) unless the
+  profile saves soft foreground masks; ``segment_at="original"``: the prompts are scaled to the
+  original frame and the segmenter embeds the original image;
 * decoding is greedy by default (the released evaluation); other generation settings (e.g. a
   repetition penalty) come from the checkpoint's ``generation_config.json``.
 
@@ -31,59 +34,54 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from segr1.imaging import ImageLike, stretch, to_rgb, upsample_mask
-from segr1.protocol.geometry import Prompts, Size, answer_prompts, square
+from segr1.imaging import (
+    ImageLike,
+    binarize,
+    jpeg_roundtrip,
+    resize_levels,
+    stretch,
+    to_rgb,
+)
+from segr1.profiles import Profile, get_profile
+from segr1.protocol.geometry import Prompts, original_prompts
 from segr1.protocol.parse import Answer, parse_answer
 from segr1.protocol.templates import Template
+from segr1.segment.answers import segment_answers
 from segr1.segment.base import Segmenter
 
 SEGMENT_AT = ("model", "original")
-UPSAMPLE = ("bilinear", "nearest")
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One answer: the completion, what it says, its mask ``(H, W)`` bool at the original
-    resolution, and its prompts in the original frame."""
+    """One answer: the completion, what it says, its mask at the original resolution as saved
+    (``levels`` (H, W) uint8: 0 / 255, or soft levels under a soft-mask profile), whether it
+    passed the validity gate, and its prompts in the original frame (for display)."""
 
     completion: str
     answer: Answer
-    mask: np.ndarray
+    levels: np.ndarray
     prompts: Prompts
+    usable: bool
 
     @property
-    def parsed(self) -> bool:
-        """False when nothing in the completion could prompt the segmenter (empty mask)."""
-        return not self.answer.is_empty
+    def mask(self) -> np.ndarray:
+        """(H, W) bool: the saved levels binarised (> 128)."""
+        return binarize(self.levels)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "completion": self.completion,
             "answer": self.answer.to_dict(),
-            "parsed": self.parsed,
+            "usable": self.usable,
             "prompts_original_frame": {
                 "boxes": self.prompts.boxes.tolist(),
                 "points": self.prompts.points.tolist(),
                 "labels": self.prompts.labels.tolist(),
             },
-            "mask_size_wh": [int(self.mask.shape[1]), int(self.mask.shape[0])],
+            "mask_size_wh": [int(self.levels.shape[1]), int(self.levels.shape[0])],
             "mask_area": int(self.mask.sum()),
         }
-
-
-def segment_square(
-    segmenter: Segmenter,
-    rgb: np.ndarray,
-    prompt_sets: Sequence[Prompts],
-    side: int,
-    upsample: str = "bilinear",
-) -> list[np.ndarray]:
-    """The released protocol's segmentation: the image stretched to S x S is embedded (through
-    the segmenter's cache), prompt sets in that frame are decoded in one batch, and each S x S
-    mask is upsampled to the image's ``(H, W)``."""
-    h, w = rgb.shape[:2]
-    small = segmenter(stretch(rgb, side), prompt_sets)  # (P, S, S)
-    return [upsample_mask(m, (w, h), upsample) for m in small]  # (S, S) -> (H, W)
 
 
 def _per_image(values: Any, n: int, name: str) -> list:
@@ -96,7 +94,8 @@ def _per_image(values: Any, n: int, name: str) -> list:
 
 
 class Pipeline:
-    """Policy + processor + template + segmenter at model side ``side`` (see module docstring)."""
+    """Policy + processor + template + segmenter + profile at model side ``side`` (see the
+    module docstring). ``max_new_tokens=None`` takes the profile's budget for the task."""
 
     def __init__(
         self,
@@ -107,20 +106,27 @@ class Pipeline:
         task: str = "foreground",
         side: int = 768,
         stage: str = "eval",
-        max_new_tokens: int = 400,
+        profile: str | Profile = "default",
+        max_new_tokens: int | None = None,
         segment_at: str = "model",
-        upsample: str = "bilinear",
     ) -> None:
         if segment_at not in SEGMENT_AT:
             raise ValueError(f"segment_at={segment_at!r}; choose one of {', '.join(SEGMENT_AT)}")
-        if upsample not in UPSAMPLE:
-            raise ValueError(f"upsample={upsample!r}; choose one of {', '.join(UPSAMPLE)}")
         if side < 1:
             raise ValueError(f"side must be positive, got {side}")
         self.model, self.processor, self.segmenter = model, processor, segmenter
         self.template = Template(task, stage)  # type: ignore[arg-type]
-        self.side, self.max_new_tokens = side, max_new_tokens
-        self.segment_at, self.upsample = segment_at, upsample
+        self.profile = get_profile(profile)
+        bgr = getattr(segmenter, "bgr", None)
+        if bgr is not None and bool(bgr) != self.profile.bgr:
+            raise ValueError(
+                f"profile {self.profile.name!r} hands the segmenter "
+                f"{'BGR' if self.profile.bgr else 'RGB'} images but this segmenter was built with "
+                f"bgr={bgr}; build it with bgr={self.profile.bgr} (Pipeline.from_pretrained does)"
+            )
+        self.task, self.side, self.segment_at = task, side, segment_at
+        self.rules = self.profile.rules(task)
+        self.max_new_tokens = max_new_tokens or self.profile.max_new_tokens(task)
         self.processor.tokenizer.padding_side = "left"
 
     @classmethod
@@ -132,16 +138,17 @@ class Pipeline:
         side: int = 768,
         device: str = "cpu",
         dtype: str = "auto",
-        bgr: bool = False,
-        max_new_tokens: int = 400,
+        profile: str | Profile = "default",
         **kwargs: Any,
     ) -> Pipeline:
-        """Load the policy (hub id or directory) and build the segmenter by name.
+        """Load the policy (hub id or directory) and build the segmenter by name (with the
+        profile's channel order).
 
-        ``kwargs``: ``stage``, ``segment_at``, ``upsample`` (see :class:`Pipeline`),
+        ``kwargs``: ``stage``, ``max_new_tokens``, ``segment_at`` (see :class:`Pipeline`),
         ``attn_implementation`` and ``trust_remote_code`` (see :func:`load_policy`)."""
         from segr1.policy import load_policy
 
+        profile = get_profile(profile)
         load_kw = {
             k: kwargs.pop(k) for k in ("attn_implementation", "trust_remote_code") if k in kwargs
         }
@@ -149,16 +156,31 @@ class Pipeline:
         if isinstance(segmenter, str):
             from segr1.segment import build_segmenter
 
-            segmenter = build_segmenter(segmenter, device=device, bgr=bgr)
-        return cls(
-            policy,
-            processor,
-            segmenter,
-            task=task,
-            side=side,
-            max_new_tokens=max_new_tokens,
-            **kwargs,
-        )
+            segmenter = build_segmenter(segmenter, device=device, bgr=profile.bgr)
+        return cls(policy, processor, segmenter, task=task, side=side, profile=profile, **kwargs)
+
+    # -- images ------------------------------------------------------------------------------
+    def square(self, image: ImageLike) -> np.ndarray:
+        """(H, W, 3) -> the (S, S, 3) image the policy sees, before the profile's encoding."""
+        return stretch(to_rgb(image), self.side)
+
+    def policy_image(self, square: np.ndarray) -> Image.Image:
+        """The S x S image as the processor receives it under the profile."""
+        if self.profile.policy_jpeg_quality is not None:
+            square = jpeg_roundtrip(square, self.profile.policy_jpeg_quality)
+        pil = Image.fromarray(square)
+        if self.profile.policy_qwen_vl_utils:
+            pil = qwen_vl_utils_resize(pil, self.processor)
+        return pil
+
+    def segmenter_image(self, rgb: np.ndarray, square: np.ndarray) -> np.ndarray:
+        """The image the segmenter embeds: the original (``segment_at="original"``), the
+        policy's square, or the profile's own re-stretch of the original."""
+        if self.segment_at == "original":
+            return rgb
+        if self.profile.segmenter_resample is None:
+            return square
+        return stretch(rgb, self.side, self.profile.segmenter_resample)
 
     # -- policy ------------------------------------------------------------------------------
     def prompt_text(self, query: str | None = None, is_sentence: bool = True) -> str:
@@ -181,7 +203,7 @@ class Pipeline:
 
         inputs = self.processor(
             text=texts,
-            images=[Image.fromarray(s) for s in squares],
+            images=[self.policy_image(s) for s in squares],
             padding=True,
             return_tensors="pt",
         ).to(self.model.device)
@@ -192,9 +214,9 @@ class Pipeline:
         new = out[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new, skip_special_tokens=True)
 
-    def generate(
+    def generate_squares(
         self,
-        images: Sequence[ImageLike],
+        squares: Sequence[np.ndarray],
         queries: Sequence[str | None] | str | None = None,
         *,
         is_sentence: Sequence[bool] | bool = True,
@@ -206,9 +228,10 @@ class Pipeline:
         max_new_tokens: int | None = None,
         seed: int | None = None,
     ) -> list[str]:
-        """One completion per image, batched with left padding. Greedy unless ``greedy=False``
-        (then ``temperature`` / ``top_p`` / ``top_k``, ``top_k=0`` = off; ``seed`` seeds torch)."""
-        squares = [stretch(to_rgb(im), self.side) for im in images]
+        """One completion per S x S image (from :meth:`square`), batched with left padding.
+        Greedy unless ``greedy=False`` (then ``temperature`` / ``top_p`` / ``top_k``,
+        ``top_k=0`` = off; ``seed`` seeds torch)."""
+        squares = list(squares)
         texts = self._texts(len(squares), queries, is_sentence)
         gen = self._generation_kwargs(greedy, temperature, top_p, top_k, max_new_tokens)
         if seed is not None:
@@ -220,32 +243,50 @@ class Pipeline:
             out += self._generate(squares[i : i + batch_size], texts[i : i + batch_size], gen)
         return out
 
+    def generate(
+        self,
+        images: Sequence[ImageLike],
+        queries: Sequence[str | None] | str | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """One completion per image (any size); ``kwargs`` as in :meth:`generate_squares`."""
+        return self.generate_squares([self.square(im) for im in images], queries, **kwargs)
+
     def _texts(self, n: int, queries: Any, is_sentence: Any) -> list[str]:
         qs, ss = _per_image(queries, n, "queries"), _per_image(is_sentence, n, "is_sentence")
         return [self.prompt_text(q, s) for q, s in zip(qs, ss, strict=True)]
 
     # -- segmenter ---------------------------------------------------------------------------
-    def _prompts(self, answer: Answer, target: Size) -> Prompts:
-        return answer_prompts(answer.boxes, answer.points, answer.labels, self.side, target)
-
-    def segment_completions(self, image: ImageLike, completions: Sequence[str]) -> list[Prediction]:
-        """Parse and segment several completions for ONE image (one embed, one batched decode)."""
+    def segment_completions(
+        self, image: ImageLike, completions: Sequence[str], square: np.ndarray | None = None
+    ) -> list[Prediction]:
+        """Parse and segment several completions for ONE image (one embed, one batched decode)
+        through :func:`segment_answers`. ``square``: the image's :meth:`square`, when known."""
         rgb = to_rgb(image)
         h, w = rgb.shape[:2]
-        answers = [parse_answer(c) for c in completions]
-        original = [self._prompts(a, (w, h)) for a in answers]
-        if all(p.is_empty for p in original):
-            masks = [np.zeros((h, w), dtype=bool) for _ in answers]
-        elif self.segment_at == "original":
-            masks = list(self.segmenter(rgb, original))  # (P, H, W)
-        else:
-            frame = square(self.side)
-            prompts = [self._prompts(a, frame) for a in answers]
-            masks = segment_square(self.segmenter, rgb, prompts, self.side, self.upsample)
-        return [
-            Prediction(c, a, m, p)
-            for c, a, m, p in zip(completions, answers, masks, original, strict=True)
-        ]
+        square = self.square(rgb) if square is None else square
+        answers = [parse_answer(c, self.rules) for c in completions]
+        masks = segment_answers(
+            self.segmenter,
+            self.segmenter_image(rgb, square),
+            answers,
+            side=self.side,
+            needs_box=self.template.needs_box,
+            joint=self.profile.joint(self.task),
+        )  # (P, S, S), or (P, H, W) when segmenting the original
+        soft = self.profile.soft(self.task)
+        out = []
+        for completion, answer, mask in zip(completions, answers, masks, strict=True):
+            levels = resize_levels(mask, (w, h))  # (H, W) uint8
+            if not soft:
+                levels = binarize(levels).astype(np.uint8) * np.uint8(255)
+            shown = original_prompts(answer, self.side, (w, h))
+            out.append(
+                Prediction(
+                    completion, answer, levels, shown, answer.usable(self.template.needs_box)
+                )
+            )
+        return out
 
     def segment_completion(self, image: ImageLike, completion: str) -> Prediction:
         """Parse and segment one given completion (no generation)."""
@@ -262,7 +303,8 @@ class Pipeline:
         progress: bool = False,
         **generate_kwargs: Any,
     ) -> list[Prediction]:
-        """Generate (batched) and segment every image; ``generate_kwargs`` go to :meth:`generate`."""
+        """Generate (batched) and segment every image; ``generate_kwargs`` go to
+        :meth:`generate_squares`. Each image is stretched once for both."""
         from tqdm.auto import tqdm
 
         images = [to_rgb(im) for im in images]
@@ -274,14 +316,16 @@ class Pipeline:
         bar = tqdm(total=len(images), desc="predict", unit="img", disable=not progress)
         for i in range(0, len(images), batch_size):
             chunk = images[i : i + batch_size]
-            texts = self.generate(
-                chunk,
+            squares = [self.square(im) for im in chunk]
+            texts = self.generate_squares(
+                squares,
                 qs[i : i + batch_size],
                 is_sentence=ss[i : i + batch_size],
                 batch_size=batch_size,
                 **generate_kwargs,
             )
-            out += [self.segment_completion(im, t) for im, t in zip(chunk, texts, strict=True)]
+            for im, sq, t in zip(chunk, squares, texts, strict=True):
+                out += self.segment_completions(im, [t], square=sq)
             bar.update(len(chunk))
         bar.close()
         return out
@@ -289,6 +333,20 @@ class Pipeline:
     def __call__(self, image: ImageLike, query: str | None = None, **kwargs: Any) -> Prediction:
         """Predict one image; ``kwargs`` as in :meth:`predict_batch`."""
         return self.predict_batch([image], [query], **kwargs)[0]
+
+
+def qwen_vl_utils_resize(image: Image.Image, processor: Any) -> Image.Image:
+    """``qwen_vl_utils.fetch_image``: the released evaluation's own resize of the policy input
+    to the processor's patch grid (patch size x 2, rounded; PIL bicubic)."""
+    try:
+        from qwen_vl_utils import fetch_image
+    except ImportError as err:
+        raise ImportError(
+            "the 'released' profile resizes the policy's input with qwen-vl-utils, as the "
+            "released evaluation does: pip install 'segr1[released]' (or qwen-vl-utils)"
+        ) from err
+    patch = int(getattr(processor.image_processor, "patch_size", 14))
+    return fetch_image({"image": image}, image_patch_size=patch)
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -325,7 +383,7 @@ def write_prediction(out: Path, path: Path, image: np.ndarray, pred: Prediction)
     from segr1.data.io import write_image, write_mask
     from segr1.overlay import draw_overlay
 
-    write_mask(out / f"{path.stem}.png", pred.mask)
+    write_mask(out / f"{path.stem}.png", pred.levels)
     write_image(out / f"{path.stem}_overlay.jpg", draw_overlay(image, pred.mask, pred.prompts))
     record = {"image": str(path), **pred.to_dict()}
     (out / f"{path.stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -1,51 +1,129 @@
-"""Score a folder of predicted mask PNGs against a folder of ground-truth masks.
+"""The one scoring loop: saved prediction PNGs against ground truths -> metrics, counts and the
+conventions that produced them. ``segr1 score`` (two folders, :func:`score_folders`) and
+``segr1 eval`` (a dataset's samples, :func:`segr1.evaluate.score_samples`) both build
+:class:`Item` s and call :func:`score_items`; nothing else scores saved masks.
 
-Contract: :func:`score_folders` pairs files by stem (``a.png`` in PRED_DIR scores against
-``a.png`` / ``a.jpg`` ... in GT_DIR; flat folders, hidden files ignored, image suffixes only)
-and returns the foreground metrics (:class:`segr1.metrics.ForegroundMetrics`, PySODMetrics'
-conventions) plus what happened on the way, so nothing is silently skipped:
+Rules of the loop (the same for both commands):
 
+* predictions are read as saved (:func:`segr1.data.io.read_mask`), ground truths as levels with
+  0/1 masks read as 0/255 (:func:`segr1.data.io.read_ground_truth`);
+* ``foreground``: :class:`segr1.metrics.ForegroundMetrics` (PySODMetrics' conventions: ground
+  truth > 128, each prediction min-max normalised); ``referring``:
+  :class:`segr1.metrics.ReferringMetrics` (cIoU / gIoU) on prediction and ground truth
+  binarised with :func:`segr1.imaging.binarize` (> 128), the profile deciding ignore pixels and
+  the empty / empty score;
 * a prediction whose size differs from its ground truth is resized to it (bilinear, OpenCV
-  ``INTER_LINEAR``, as PySODEvalToolkit does) and counted in ``"resized"``;
-* a ground truth without a prediction raises :class:`ScoringError` listing the stems, unless
-  ``missing="empty"``: then it is scored as an all-zero mask and counted in ``"missing"``;
-* predictions without a ground truth are listed in ``"unmatched_predictions"``, not scored;
-* two files with the same stem in one folder raise :class:`ScoringError`;
+  ``INTER_LINEAR``, as PySODEvalToolkit does) and counted in ``"resized"``, or is an error
+  (``size_mismatch="error"``);
+* an item without a prediction is scored as an all-zero mask and counted in ``"missing"``;
 * an unreadable file raises :class:`segr1.data.io.ImageReadError` naming its path.
+
+:func:`conventions` writes the rules in words from the metric constants and the profile, so the
+report and the code cannot disagree.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from segr1.data.io import IMAGE_SUFFIXES, read_mask
-from segr1.metrics import ForegroundMetrics
+from segr1.data.io import IMAGE_SUFFIXES, read_ground_truth, read_mask
+from segr1.profiles import DEFAULT, Profile
 
+KINDS: tuple[str, ...] = ("foreground", "referring")
 MISSING_POLICIES = ("error", "empty")
+SIZE_MISMATCH = ("resize", "error")
 _SHOW = 50  # stems listed in an error message
 
 
 class ScoringError(ValueError):
-    """The folders cannot be scored as asked; the message says which files and what to do."""
+    """The predictions cannot be scored as asked; the message says which files and what to do."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One scored sample: its prediction file (None: missing) and how to load its truth."""
+
+    id: str
+    pred: Path | None
+    gt: Callable[[], np.ndarray]  # () -> (H, W) uint8 levels
+    ignore: Callable[[], np.ndarray | None] = lambda: None  # () -> (H, W) bool or None
+
+
+def kind_of(task: str) -> str:
+    """The metric family of a task: foreground (and pre-RL) or referring (and reasoning)."""
+    return "foreground" if task in ("foreground", "prerl") else "referring"
+
+
+def score_items(
+    items: Iterable[Item],
+    kind: str = "foreground",
+    *,
+    profile: Profile = DEFAULT,
+    size_mismatch: str = "resize",
+    progress: bool = True,
+    total: int | None = None,
+) -> dict:
+    """Metrics of every item (see the module docstring). Returns the metric values plus
+    ``"count"``, ``"resized"`` and ``"missing"``."""
+    import cv2
+    from tqdm.auto import tqdm
+
+    from segr1.imaging import binarize
+    from segr1.metrics import ForegroundMetrics, ReferringMetrics
+
+    if kind not in KINDS:
+        raise ScoringError(f"kind must be one of {KINDS}, got {kind!r}")
+    if size_mismatch not in SIZE_MISMATCH:
+        raise ScoringError(f"size_mismatch must be one of {SIZE_MISMATCH}, got {size_mismatch!r}")
+    fg = kind == "foreground"
+    metrics = ForegroundMetrics() if fg else ReferringMetrics(empty_iou=profile.empty_iou)
+    resized = missing = 0
+    for item in tqdm(items, total=total, desc="score", unit="mask", disable=not progress):
+        gt = item.gt()  # (H, W) uint8 levels
+        if item.pred is None:
+            pred, missing = np.zeros_like(gt), missing + 1
+        else:
+            pred = read_mask(item.pred)  # (h, w) uint8 as saved
+        if pred.shape != gt.shape:
+            if size_mismatch == "error":
+                raise ScoringError(
+                    f"{item.pred}: size {pred.shape[::-1]} differs from its ground truth "
+                    f"{gt.shape[::-1]} (width, height); delete it and re-run to predict it again"
+                )
+            pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            resized += 1
+        if fg:
+            metrics.step(pred, gt)
+        else:
+            ignore = item.ignore() if profile.ignore == "exclude" else None
+            metrics.step(binarize(pred), binarize(gt), ignore)
+    if not metrics.count:
+        raise ScoringError("nothing to score")
+    results = metrics.results()
+    return {"count": results.pop("count"), **results, "resized": resized, "missing": missing}
 
 
 def score_folders(
     pred_dir: str | os.PathLike,
     gt_dir: str | os.PathLike,
     missing: str = "error",
+    kind: str = "foreground",
+    profile: Profile = DEFAULT,
     progress: bool = True,
 ) -> dict:
-    """Foreground metrics of PRED_DIR against GT_DIR; see the module docstring for the rules.
+    """Metrics of PRED_DIR against GT_DIR, files paired by stem (``a.png`` scores against
+    ``a.png`` / ``a.jpg`` ...; flat folders, hidden files ignored, image suffixes only).
 
-    Returns ``{"count", "Sm", "wFm", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm",
-    "maxFm", "IoU", "Dice", "resized", "missing", "unmatched_predictions", "conventions"}``.
-    """
-    import cv2
-    from tqdm import tqdm
-
+    A ground truth without a prediction raises :class:`ScoringError` listing the stems, unless
+    ``missing="empty"`` (scored as an all-zero mask and counted); predictions without a ground
+    truth are listed in ``"unmatched_predictions"``, not scored; two files with one stem in one
+    folder raise. Returns the metrics, the counts, ``"unmatched_predictions"`` and
+    ``"conventions"``."""
     if missing not in MISSING_POLICIES:
         raise ScoringError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
     preds, gts = _masks_by_stem(pred_dir, "prediction"), _masks_by_stem(gt_dir, "ground truth")
@@ -58,22 +136,15 @@ def score_folders(
             f"{_listing(absent)}. Predict them, or score them as empty masks "
             "(missing='empty', CLI --missing empty)."
         )
-    metrics, resized = ForegroundMetrics(), 0
-    for stem in tqdm(sorted(gts), desc="scoring", unit="mask", disable=not progress):
-        gt = read_mask(gts[stem])  # (H, W) uint8
-        pred = read_mask(preds[stem]) if stem in preds else np.zeros_like(gt)
-        if pred.shape != gt.shape:
-            pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
-            resized += 1
-        metrics.step(pred, gt)
-    results = metrics.results()
+    items = [
+        Item(stem, preds.get(stem), lambda p=gts[stem]: read_ground_truth(p))
+        for stem in sorted(gts)
+    ]
+    result = score_items(items, kind, profile=profile, progress=progress, total=len(items))
     return {
-        "count": results.pop("count"),
-        **results,
-        "resized": resized,
-        "missing": len(absent),
+        **result,
         "unmatched_predictions": sorted(set(preds) - set(gts)),
-        "conventions": _conventions(missing),
+        "conventions": conventions(kind, profile, missing=missing),
     }
 
 
@@ -100,14 +171,56 @@ def _listing(items: list[str]) -> str:
     return shown if len(items) <= _SHOW else f"{shown} ... and {len(items) - _SHOW} more"
 
 
-def _conventions(missing: str) -> dict[str, str]:
-    return {
-        "metrics": "PySODMetrics 1.6.2 defaults (values equal to 1e-6)",
-        "ground_truth": "foreground is gt > 128",
-        "prediction": "per-image min-max normalisation of value / 255 (PySODMetrics)",
-        "IoU_Dice": "prediction > 0.5 after normalisation; 0 when both masks are empty",
-        "resize": "prediction resized to the ground truth size, bilinear (cv2.INTER_LINEAR)",
-        "missing": {"error": "missing predictions are an error", "empty": "scored as empty"}[
-            missing
-        ],
-    }
+def conventions(
+    kind: str,
+    profile: Profile = DEFAULT,
+    *,
+    task: str | None = None,
+    missing: str = "error",
+    size_mismatch: str = "resize",
+) -> dict[str, str]:
+    """The scoring rules in words, generated from the metric constants and the profile's
+    scoring switches; with ``task`` (an evaluation) also every other switch of the profile."""
+    from segr1.metrics import convert as c
+
+    out: dict[str, str] = {}
+    if task is not None:
+        out.update(profile.conventions(task))
+    level = f"level > {c.GT_THRESHOLD} is foreground; a 0/1 mask is read as 0/255"
+    if kind == "foreground":
+        out["metrics"] = (
+            f"PySODMetrics {c.PYSODMETRICS_VERSION} definitions: S-measure alpha {c.S_ALPHA}, "
+            f"weighted F beta {c.WF_BETA:g}, F-measure beta^2 {c.F_BETA2}, E/F curves over "
+            f"{c.N_THRESHOLDS} thresholds (mean / max of the dataset curve), adaptive threshold "
+            f"min({c.ADAPTIVE_FACTOR} x mean(pred), 1)"
+        )
+        out["ground truth"] = level
+        out["prediction"] = "level / 255, min-max normalised per image (PySODMetrics)"
+        out["IoU / Dice"] = (
+            f"normalised prediction > {c.BINARY_THRESHOLD}; 0 when both masks are empty"
+        )
+        out["empty ground truth"] = "scored as PySODMetrics does (S = 1 - mean(pred)); kept"
+    else:
+        out["binarisation"] = f"prediction and ground truth: {level}"
+        out["cIoU"] = "total intersection / total union over every sample"
+        out["gIoU"] = (
+            "mean of per-sample IoU; an empty prediction on an empty ground truth scores "
+            f"{profile.empty_iou:g}"
+        )
+        out["ignore pixels"] = (
+            "excluded from intersection and union"
+            if profile.ignore == "exclude"
+            else "counted as background"
+        )
+    out["size"] = (
+        "a prediction of another size is resized to the ground truth (bilinear, "
+        "cv2.INTER_LINEAR) and counted"
+        if size_mismatch == "resize"
+        else "a prediction of another size is an error"
+    )
+    out["missing"] = {
+        "error": "a ground truth without a prediction is an error",
+        "empty": "a ground truth without a prediction is scored as an empty mask and counted",
+        "never": "every sample has a prediction; an unusable answer is an empty mask, counted",
+    }[missing]
+    return out

@@ -28,7 +28,18 @@ from .accumulators import (
     foreground_scores,
     pair_scores,
 )
-from .convert import EPS, GT_THRESHOLD, prepare
+from .convert import (
+    ADAPTIVE_FACTOR,
+    BINARY_THRESHOLD,
+    EPS,
+    F_BETA2,
+    GT_THRESHOLD,
+    N_THRESHOLDS,
+    PYSODMETRICS_VERSION,
+    S_ALPHA,
+    WF_BETA,
+    prepare,
+)
 from .overlap import dice, iou, overlap_counts
 from .prepared import PreparedPair
 from .referring import ReferringMetrics
@@ -45,10 +56,17 @@ from .thresholds import (
 from .weighted_f import weighted_f_measure
 
 __all__ = [
+    "ADAPTIVE_FACTOR",
+    "BINARY_THRESHOLD",
     "EPS",
     "FOREGROUND_KEYS",
+    "F_BETA2",
     "GT_THRESHOLD",
     "MAE",
+    "N_THRESHOLDS",
+    "PYSODMETRICS_VERSION",
+    "S_ALPHA",
+    "WF_BETA",
     "BinaryOverlap",
     "EMeasure",
     "FMeasure",

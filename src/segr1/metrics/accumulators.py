@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .convert import F_BETA2, S_ALPHA, WF_BETA
 from .prepared import PreparedPair
 from .thresholds import ThresholdCounts, e_measure, f_measure
 from .weighted_f import weighted_f_measure
@@ -124,7 +125,7 @@ class ForegroundMetrics(_Accumulator):
 class SMeasure(_Accumulator):
     """S-measure (``"Sm"``) with weight ``alpha`` on the object score."""
 
-    def __init__(self, alpha: float = 0.5) -> None:
+    def __init__(self, alpha: float = S_ALPHA) -> None:
         self.alpha = alpha
         super().__init__()
 
@@ -135,7 +136,7 @@ class SMeasure(_Accumulator):
 class WeightedFMeasure(_Accumulator):
     """Weighted F-measure (``"wFm"``)."""
 
-    def __init__(self, beta: float = 1.0) -> None:
+    def __init__(self, beta: float = WF_BETA) -> None:
         self.beta = beta
         super().__init__()
 
@@ -161,7 +162,7 @@ class EMeasure(_Accumulator):
 class FMeasure(_Accumulator):
     """F-measure with ``beta2`` (beta squared): ``"adpFm"``, ``"meanFm"``, ``"maxFm"``."""
 
-    def __init__(self, beta2: float = 0.3) -> None:
+    def __init__(self, beta2: float = F_BETA2) -> None:
         self.beta2 = beta2
         super().__init__()
 

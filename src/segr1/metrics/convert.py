@@ -18,6 +18,14 @@ import numpy as np
 
 EPS = float(np.spacing(1))  # MATLAB's eps, as PySODMetrics uses it
 GT_THRESHOLD = 128  # ground truth foreground is ``gt > GT_THRESHOLD``
+# The metric settings (PySODMetrics 1.6.2 defaults); reports describe them from these names.
+PYSODMETRICS_VERSION = "1.6.2"
+S_ALPHA = 0.5  # S-measure: weight of the object score
+F_BETA2 = 0.3  # F-measure: beta squared
+WF_BETA = 1.0  # weighted F-measure: beta
+N_THRESHOLDS = 256  # E / F curves: thresholds q >= 255 ... q >= 0 of uint8(pred * 255)
+ADAPTIVE_FACTOR = 2  # adaptive E / F: pred >= min(ADAPTIVE_FACTOR * mean(pred), 1)
+BINARY_THRESHOLD = 0.5  # IoU / Dice: the normalised prediction > BINARY_THRESHOLD
 
 _LEVELS = np.arange(256) / 255  # (256,) float64, the same values as ``uint8_array / 255``
 

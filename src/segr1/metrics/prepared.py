@@ -17,7 +17,14 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from .convert import GT_THRESHOLD, as_uint8, normalisation_lut
+from .convert import (
+    ADAPTIVE_FACTOR,
+    BINARY_THRESHOLD,
+    GT_THRESHOLD,
+    S_ALPHA,
+    as_uint8,
+    normalisation_lut,
+)
 from .structure import centroid_split, s_measure_from_stats
 from .thresholds import ThresholdCounts
 
@@ -65,7 +72,7 @@ class PreparedPair:
         fg = _count(self.codes, 256, self.gt.view(np.uint8))
         return np.stack([_count(self.codes, 256) - fg, fg])
 
-    def s_measure(self, alpha: float = 0.5) -> float:
+    def s_measure(self, alpha: float = S_ALPHA) -> float:
         shift = float(self.lut[self.codes.flat[0]])
         d = self.lut - shift  # (256,)
         per_quadrant = self.histogram.sum(axis=1)  # (4, 256)
@@ -105,14 +112,14 @@ class PreparedPair:
         ``np.mean`` over the pixels used.
         """
         per_code = self.class_histogram.sum(axis=0)  # (256,)
-        threshold = min(2 * float(per_code @ self.lut) / self.n, 1)
+        threshold = min(ADAPTIVE_FACTOR * float(per_code @ self.lut) / self.n, 1)
         if np.any((per_code > 0) & (np.abs(self.lut - threshold) <= 1e-9)):
-            threshold = min(2 * np.mean(self.pred), 1)
+            threshold = min(ADAPTIVE_FACTOR * np.mean(self.pred), 1)
         return self.counts_where(self.lut >= threshold)
 
     def binary_counts(self) -> ThresholdCounts:
         """Counts at ``pred > 0.5`` (PySODMetrics' binary handlers)."""
-        return self.counts_where(self.lut > 0.5)
+        return self.counts_where(self.lut > BINARY_THRESHOLD)
 
     def mae(self) -> float:
         bg, fg = self.class_histogram

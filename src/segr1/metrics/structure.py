@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .convert import EPS, check_prepared
+from .convert import EPS, S_ALPHA, check_prepared
 
 
-def s_measure(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5) -> float:
+def s_measure(pred: np.ndarray, gt: np.ndarray, alpha: float = S_ALPHA) -> float:
     """Structure measure of ``pred`` (float in [0, 1] or bool) against ``gt`` (bool)."""
     pred = check_prepared(pred, gt)
     n_fg = int(np.count_nonzero(gt))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .convert import EPS, check_prepared
+from .convert import ADAPTIVE_FACTOR, EPS, F_BETA2, check_prepared
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def adaptive_counts(pred: np.ndarray, gt: np.ndarray) -> ThresholdCounts:
     """Counts at the adaptive threshold ``min(2 * mean(pred), 1)``."""
     pred = check_prepared(pred, gt)
     mean = np.count_nonzero(pred) / pred.size if pred.dtype == bool else np.mean(pred)
-    binary = pred >= min(2 * mean, 1)  # (H, W)
+    binary = pred >= min(ADAPTIVE_FACTOR * mean, 1)  # (H, W)
     tp = np.count_nonzero(binary & gt)
     fp = np.count_nonzero(binary) - tp
     return ThresholdCounts(
@@ -97,7 +97,7 @@ def precision_recall(counts: ThresholdCounts) -> tuple[np.ndarray, np.ndarray]:
     return counts.tp / predicted, counts.tp / max(counts.n_fg, 1)
 
 
-def f_measure(counts: ThresholdCounts, beta2: float = 0.3) -> np.ndarray:
+def f_measure(counts: ThresholdCounts, beta2: float = F_BETA2) -> np.ndarray:
     """F-measure ``(1 + b2) P R / (b2 P + R)`` per threshold; 0 where ``P R`` is 0."""
     p, r = precision_recall(counts)
     numerator = (1 + beta2) * p * r

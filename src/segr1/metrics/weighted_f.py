@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from .convert import EPS, check_prepared
+from .convert import EPS, WF_BETA, check_prepared
 
 _RADIUS = 3  # 7x7 kernel
 _TAPS = np.exp(-(np.arange(-_RADIUS, _RADIUS + 1) ** 2) / (2 * 5.0**2))
@@ -31,7 +31,7 @@ _TAPS = _TAPS / _TAPS.sum()  # (7,): fspecial('gaussian', 7, 5) == outer(_TAPS, 
 _DECAY = np.log(0.5) / 5
 
 
-def weighted_f_measure(pred: np.ndarray, gt: np.ndarray, beta: float = 1.0) -> float:
+def weighted_f_measure(pred: np.ndarray, gt: np.ndarray, beta: float = WF_BETA) -> float:
     """Weighted F-measure of ``pred`` (float in [0, 1] or bool) against ``gt`` (bool)."""
     pred = check_prepared(pred, gt)
     n_fg = int(np.count_nonzero(gt))

@@ -41,7 +41,7 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return torch.float32
 
 
-def _source(name_or_path: str | Path) -> str:
+def resolve_source(name_or_path: str | Path) -> str:
     """A local directory, or a hub id; a path-like name that does not exist fails here, naming
     it, instead of being sent to the hub."""
     text = str(name_or_path)
@@ -66,7 +66,7 @@ def load_policy(
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype, device)}
-    source = _source(name_or_path)
+    source = resolve_source(name_or_path)
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
     model = AutoModelForImageTextToText.from_pretrained(
