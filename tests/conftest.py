@@ -30,12 +30,42 @@ def synth_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def answering_policy_dir(tmp_path_factory, synth_root):
-    """A tiny policy that answers each ``synth_root`` test image (at S = 96, the images' own
-    size) with a usable answer of its own: a box around its object and one object point."""
+def wide_root(tmp_path_factory, synth_root):
+    """10 of ``synth_root``'s training scenes resized to 120 x 80 (width x height), as a plain
+    folder dataset (``images/``, ``masks/``): the policy's S x S frame differs from the image's.
+    (Other scenes than the test split's, so no image looks like another with another answer.)"""
+    import numpy as np
+    from PIL import Image
+
+    from segr1.data.registry import load_dataset
+
+    root = tmp_path_factory.mktemp("wide")
+    for sub in ("images", "masks"):
+        (root / sub).mkdir()
+    for s in load_dataset("synth", synth_root, split="train")[:10]:
+        image, mask = s.load_pair()
+        Image.fromarray(image).resize((120, 80), Image.Resampling.BILINEAR).save(
+            root / "images" / f"{s.id}.png"
+        )
+        wide = np.asarray(Image.fromarray(mask).resize((120, 80), Image.Resampling.BILINEAR))
+        Image.fromarray(((wide > 128) * 255).astype(np.uint8)).save(root / "masks" / f"{s.id}.png")
+    return root
+
+
+def wide_samples(wide_root):
+    from segr1.data.registry import load_dataset
+
+    return load_dataset("folder", wide_root, images="images", masks="masks")
+
+
+@pytest.fixture(scope="session")
+def answering_policy_dir(tmp_path_factory, synth_root, wide_root):
+    """A tiny policy that answers each test image of ``synth_root`` (96 x 96) and of
+    ``wide_root`` (120 x 80), both seen at S = 96, with a usable answer of its own: a box around
+    its object and one object point."""
     from answering import answering_policy, sample_answers
     from segr1.data.registry import load_dataset
 
-    samples = load_dataset("synth", synth_root, split="test")
+    samples = load_dataset("synth", synth_root, split="test") + wide_samples(wide_root)
     pairs = sample_answers(samples, side=96)
     return answering_policy(tmp_path_factory.mktemp("answering"), pairs)

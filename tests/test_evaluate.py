@@ -1,8 +1,8 @@
 """`segr1 eval` end to end with a tiny policy whose answers parse and differ per image (see
-tests/answering.py) + GrabCut on a generated COD-style folder at S = the images' own side (96):
-real, non-empty masks at the right ids; an interrupted run resumes to the same report; the
-reward computes, on the eval's own completions, the numbers `segr1 score` reports for the
-masks eval wrote."""
+tests/answering.py) + GrabCut: on 120 x 80 images seen at S = 96, real non-empty masks at the
+image's size under the right ids, and an interrupted run resumes to the same report; on 96 x 96
+images at S = 96 (where the S x S frame IS the image's frame), the reward computes, on eval's
+own completions, exactly the numbers `segr1 score` reports for the masks eval wrote."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import wide_samples
 from segr1.cli import app
 from segr1.data.io import read_mask
 from segr1.data.registry import load_dataset
@@ -49,14 +50,21 @@ def pipe(answering_policy_dir):
 
 
 @pytest.fixture(scope="module")
-def samples(synth_root):
-    return load_dataset("synth", synth_root, split="test")
+def samples(wide_root):
+    return wide_samples(wide_root)
 
 
 @pytest.fixture(scope="module")
 def full_run(pipe, samples, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval_full")
     return out, evaluate(pipe, samples, out, batch_size=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def square_run(pipe, synth_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval_square")
+    samples = load_dataset("synth", synth_root, split="test")
+    return out, samples, evaluate(pipe, samples, out, batch_size=5, progress=False)
 
 
 def test_masks_are_real_and_written_under_their_own_ids(pipe, samples, full_run):
@@ -69,7 +77,7 @@ def test_masks_are_real_and_written_under_their_own_ids(pipe, samples, full_run)
         saved = read_mask(out / "masks" / f"{s.id}.png")
         again = pipe.segment_completion(s.load_image(), records[s.id]["completion"])
         np.testing.assert_array_equal(saved, again.levels)  # this id's own answer made it
-        assert saved.shape == s.load_mask().shape
+        assert saved.shape == s.load_mask().shape == (80, 120)
         if "empty" not in s.id:
             assert saved.any(), f"{s.id}: empty mask for a usable answer on an object"
     areas = {int(read_mask(out / "masks" / f"{s.id}.png").sum()) for s in samples}
@@ -93,30 +101,43 @@ def test_interrupted_and_resumed_equals_uninterrupted(pipe, samples, full_run, t
         )
 
 
-def test_resume_with_another_profile_is_refused(pipe, samples, full_run, answering_policy_dir):
-    out, _ = full_run
-    other = Pipeline.from_pretrained(
-        str(answering_policy_dir), segmenter="grabcut", side=SIDE, max_new_tokens=17
+def test_resume_with_other_masks_is_refused_but_rescoring_is_not(
+    pipe, samples, full_run, answering_policy_dir, tmp_path
+):
+    out, full = full_run
+    released = Pipeline.from_pretrained(
+        str(answering_policy_dir), segmenter="grabcut", side=SIDE, profile="released"
     )
-    with pytest.raises(ValueError, match="max_new_tokens: 400 -> 17"):
-        evaluate(other, samples, out, progress=False)
+    with pytest.raises(ValueError, match="profile_switches"):
+        evaluate(released, samples, out, progress=False)
+    import shutil
+
+    from segr1.profiles import with_overrides
+
+    out = shutil.copytree(out, tmp_path / "copy")
+    rescore = Pipeline(pipe.model, pipe.processor, pipe.segmenter, side=SIDE,
+                       profile=with_overrides("default", ["empty_iou=0"]))  # fmt: skip
+    before = (out / "completions.jsonl").read_text()
+    again = evaluate(rescore, samples, out, progress=False)
+    assert (out / "completions.jsonl").read_text() == before  # nothing predicted again
+    assert again["metrics"] == full["metrics"] and again["profile"] == "default+empty_iou=0.0"
 
 
-def test_reward_equals_score_of_the_masks_eval_wrote(samples, full_run, synth_root):
+def test_reward_equals_score_of_the_masks_eval_wrote(square_run, synth_root):
     """End to end: the training reward, given eval's completions for the same images and masks,
     computes per image the IoU and S-measure the scoring loop computes on eval's mask files,
     and `segr1 score` reports their means."""
     from segr1.rewards import build_rewards
     from segr1.segment import build_segmenter
 
-    out, result = full_run
+    out, samples, result = square_run
     records = read_records(out / "completions.jsonl")
     _, reward = build_rewards(build_segmenter("grabcut"), side=SIDE)
     images = [s.load_image() for s in samples]
     masks = [s.load_mask() for s in samples]
     reward(completions=[records[s.id]["completion"] for s in samples], image=images, mask=masks)
     scored = reward.last
-    assert all(x.usable for x in scored) and len({round(x.iou, 6) for x in scored}) > 5
+    assert all(x.rewardable for x in scored) and len({round(x.iou, 6) for x in scored}) > 5
     for s, x in zip(samples, scored, strict=True):
         item = Item(s.id, out / "masks" / f"{s.id}.png", s.load_mask)
         one = score_items([item], progress=False)
@@ -144,27 +165,41 @@ def test_metrics_and_report_name_the_profile_and_its_conventions(full_run):
     report = (out / "report.md").read_text()
     assert "profile `default`" in report and "## Conventions" in report
     run = json.loads((out / "run.json").read_text())
-    assert run["profile"] == "default" and run["samples"] == 10
+    from segr1.profiles import DEFAULT
+
+    assert (
+        run["profile_switches"] == DEFAULT.generation() and "ignore" not in run["profile_switches"]
+    )
+    assert saved["count"] == 10 and saved["sampling"] == "every sample, in order"
 
 
-def test_eval_cli_released_profile(answering_policy_dir, synth_root, tmp_path):
+def test_eval_cli_released_profile(answering_policy_dir, wide_root, tmp_path):
+    """The released profile's mask-side switches reach the files: soft foreground masks, BGR
+    recorded; the policy-side switches are turned off here so the memorised answers stay."""
+    policy_side = ["policy_resample=none", "policy_jpeg_quality=none", "policy_qwen_vl_utils=false"]
     res = runner.invoke(
         app,
         [
             "eval",
             "--model", str(answering_policy_dir),
-            "--dataset", "synth",
-            "--root", str(synth_root),
+            "--dataset", "folder",
+            "--images", str(wide_root / "images"),
+            "--masks", str(wide_root / "masks"),
             "--out", str(tmp_path),
             "--side", str(SIDE),
             "--profile", "released",
-            "--max-new-tokens", "64",
+            *[x for opt in policy_side for x in ("--profile-opt", opt)],
             "--limit", "3",
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["count"] == 3 and saved["profile"] == "released"
+    assert saved["count"] == 3 and saved["unusable"] == 0
+    assert saved["profile"].startswith("released+") and saved["max_new_tokens"] == 1024
+    assert saved["profile_switches"]["bgr"] is True
     assert "BGR" in saved["conventions"]["segmenter input"]
     assert "soft" in saved["conventions"]["saved prediction"]
+    levels = [read_mask(p) for p in sorted((tmp_path / "masks").glob("*.png"))]
+    assert len(levels) == 3 and all(m.shape == (80, 120) for m in levels)
+    assert any(len(np.unique(m)) > 2 for m in levels)  # soft edges were saved
     assert "--profile" in runner.invoke(app, ["eval", "--help"]).output

@@ -98,7 +98,7 @@ def test_unparseable_answer_gives_a_visible_empty_mask(pipe):
     assert not preds[0].mask.any() and not preds[1].mask.any() and preds[2].mask.any()
     assert preds[0].to_dict()["usable"] is False and preds[0].to_dict()["mask_area"] == 0
     box_only = pipe.segment_completion(scene(), "<think>t</think> <bbox>[28,28,100,100]</bbox>")
-    assert not box_only.usable and not box_only.mask.any()  # the gate the reward uses too
+    assert box_only.usable and box_only.mask.any()  # a box alone prompts the segmenter
 
 
 def test_batched_greedy_generation_is_deterministic(pipe):

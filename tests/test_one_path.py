@@ -11,7 +11,6 @@ from PIL import Image
 from painter import Painter
 from segr1.data.hf import sample_row
 from segr1.data.sample import Sample
-from segr1.imaging import stretch
 from segr1.protocol import Answer, format_answer, parse_answer
 from segr1.rewards import build_rewards
 from segr1.segment.answers import segment_answers
@@ -63,61 +62,79 @@ def test_training_row_is_the_image_the_pipeline_shows_and_segments(sample, tiny_
     np.testing.assert_array_equal(rec.images[-1], square)  # and so does the reward
 
 
-def test_reward_mask_equals_the_pipeline_mask_before_resizing(sample):
-    """The S x S mask the reward scores is the one the pipeline resizes to the original size."""
+def test_reward_and_pipeline_decode_the_same_prompts_on_the_same_image(sample, tiny_policy_dir):
+    """The reward (on the training row) and the pipeline (on the original photo) embed the same
+    S x S image and send the segmenter the same calls, so their S x S masks are the same."""
+    from segr1.inference import Pipeline
+    from segr1.policy import load_policy
+
     row = sample_row(sample, side=S)
-    answers = [
-        parse_answer(
-            format_answer(Answer([[10, 10, 50, 40]], [[30, 25], [2, 2]], [1, 0], "", True))
-        )
-    ]
-    square = np.asarray(row["image"])
-    from_reward = segment_answers(Painter(), square, answers, side=S)
-    from_pipeline = segment_answers(Painter(), stretch(sample.load_image(), S), answers, side=S)
-    np.testing.assert_array_equal(from_reward, from_pipeline)
-    assert from_reward.any()
+    text = format_answer(
+        Answer([[10, 10, 50, 40], [5, 30, 25, 60]], [[30, 25], [2, 2]], [1, 0], "", True)
+    )
+    _, reward = build_rewards(in_reward := Recorder(), side=S)
+    reward(completions=[text], image=[row["image"]], mask=[row["mask"]])
+    model, processor = load_policy(tiny_policy_dir)
+    Pipeline(model, processor, in_eval := Recorder(), side=S).segment_completion(
+        sample.load_image(), text
+    )
+    np.testing.assert_array_equal(in_reward.images[0], in_eval.images[0])
+    assert len(in_reward.calls) == len(in_eval.calls) == 2
+    for a, b in zip(in_reward.calls, in_eval.calls, strict=True):
+        np.testing.assert_array_equal(a.box, b.box)
+        np.testing.assert_array_equal(a.points, b.points)
+        np.testing.assert_array_equal(a.labels, b.labels)
+
+
+BOX_POINT = (
+    "<think></think> <bbox>[1,2,30,40]</bbox>, <points>[[5,5]]</points>, <labels>[1]</labels>"
+)
 
 
 @pytest.mark.parametrize(
-    ("text", "needs_box", "usable"),
+    ("text", "needs_box", "usable", "rewardable"),
     [
+        (BOX_POINT, True, True, True),
+        ("<bbox>[1,2,30,40]</bbox>", True, True, False),  # a box alone: a mask, reward 0
+        ("<bbox>[1,2,30,40]</bbox> <points>[]</points> <labels>[]</labels>", True, True, False),
+        ("<points>[[5,5]]</points> <labels>[1]</labels>", True, True, False),  # box task, no box
+        ("<points>[[5,5]]</points> <labels>[1]</labels>", False, True, True),  # pre-RL
+        ("nothing", False, False, False),
         (
-            "<think></think> <bbox>[1,2,30,40]</bbox>, <points>[[5,5]]</points>, <labels>[1]</labels>",
+            "<bbox>[1,2,3]</bbox> <points>[[1,1]]</points> <labels>[0,1]</labels>",
             True,
-            True,
+            False,
+            False,
         ),
-        ("<bbox>[1,2,30,40]</bbox>", True, False),  # no points: unusable for reward and eval
-        ("<bbox>[1,2,30,40]</bbox> <points>[]</points> <labels>[]</labels>", True, False),
-        ("<points>[[5,5]]</points> <labels>[1]</labels>", True, False),  # box task, no box
-        ("<points>[[5,5]]</points> <labels>[1]</labels>", False, True),  # pre-RL: points suffice
-        ("nothing", False, False),
     ],
 )
-def test_one_gate_for_reward_and_masks(text, needs_box, usable):
+def test_one_gate_for_masks_and_the_rewards_own_requirement(text, needs_box, usable, rewardable):
     answer = parse_answer(text)
-    assert answer.usable(needs_box) is usable
-    masks = segment_answers(Painter(), np.zeros((S, S, 3), np.uint8), [answer], side=S,
-                            needs_box=needs_box)  # fmt: skip
-    assert bool(masks[0].any()) is usable
+    assert answer.usable is usable and answer.rewardable(needs_box) is rewardable
+    image = np.zeros((S, S, 3), np.uint8)
+    masks = segment_answers(Painter(), image, [answer], side=S)
+    assert bool(masks[0].any()) is usable  # evaluation's mask
     _, reward = build_rewards(Painter(), side=S, needs_box=needs_box)
     gt = np.zeros((S, S), np.uint8)
     gt[:40, :40] = 255
-    reward(completions=[text], image=[np.zeros((S, S, 3), np.uint8)], mask=[gt])
-    assert reward.last[0].usable is usable
-    if not usable:
-        assert reward.last[0].reward == 0.0
+    reward(completions=[text], image=[image], mask=[gt])
+    scored = reward.last[0]
+    assert (scored.iou > 0) is usable  # the reward sees the same mask ...
+    assert scored.rewardable is rewardable
+    assert (scored.reward > 0) is rewardable  # ... and pays only what SEG-R1.md 4 allows
 
 
 def test_masks_stay_with_their_answers_when_some_are_unusable():
     answers = [
         parse_answer("junk"),
         parse_answer(format_answer(Answer([[0, 0, 10, 10]], [[5, 5]], [1], "", True))),
-        parse_answer("<bbox>[0,0,10,10]</bbox>"),
+        parse_answer("<bbox>[0,0,3,3]</bbox>"),  # a box alone
         parse_answer(format_answer(Answer([[30, 30, 60, 60]], [[40, 40]], [1], "", True))),
     ]
     masks = segment_answers(Painter(), np.zeros((S, S, 3), np.uint8), answers, side=S)
-    assert [bool(m.any()) for m in masks] == [False, True, False, True]
+    assert [bool(m.any()) for m in masks] == [False, True, True, True]
     assert masks[1][5, 5] and not masks[1][40, 40] and masks[3][40, 40] and not masks[3][5, 5]
+    assert masks[2][1, 1] and not masks[2][5, 5]
 
 
 def test_no_embedding_when_nothing_is_usable():

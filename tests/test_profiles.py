@@ -60,33 +60,33 @@ def pipeline(policy, profile, segmenter=None, task="foreground"):
     return Pipeline(model, processor, seg, side=S, profile=profile, task=task)
 
 
-def test_released_policy_input_is_jpeg_then_qwen_vl_utils(policy, photo):
+def test_released_policy_input_is_bicubic_jpeg_then_qwen_vl_utils(policy, photo):
     pipe = pipeline(policy, "released")
-    square = pipe.square(photo)
+    bicubic = np.asarray(Image.fromarray(photo).resize((S, S)))  # PIL's default filter
     buf = io.BytesIO()
-    Image.fromarray(square).save(buf, format="JPEG")  # PIL's default quality, 75
-    jpeg = np.asarray(Image.open(buf).convert("RGB"))
-    shown = pipe.policy_image(square)
+    Image.fromarray(bicubic).save(buf, format="JPEG")  # PIL's default quality, 75
+    jpeg = Image.open(buf).convert("RGB")
+    shown = pipe.policy_image(photo)
     unit = 2 * policy[1].image_processor.patch_size  # qwen-vl-utils rounds to patch x merge
     side = round(S / unit) * unit
     assert shown.size == (side, side) != (S, S)
-    expected = Image.fromarray(jpeg).resize((side, side), Image.Resampling.BICUBIC)
+    expected = jpeg.resize((side, side), Image.Resampling.BICUBIC)
     np.testing.assert_array_equal(np.asarray(shown), np.asarray(expected))
-    lossless = pipeline(policy, "default").policy_image(square)
-    np.testing.assert_array_equal(np.asarray(lossless), square)
+    default = pipeline(policy, "default")
+    np.testing.assert_array_equal(np.asarray(default.policy_image(photo)), default.square(photo))
 
 
-def test_segmenter_input_per_profile(policy, photo):
+def test_both_profiles_segment_the_one_stretch_and_only_released_swaps_channels(policy, photo):
+    from segr1.imaging import stretch
+
     answer = format_answer(Answer([[10, 10, 50, 50]], [[20, 20]], [1], "", True))
     default, released = Recorder(bgr=False), Recorder(bgr=True)
     pipeline(policy, "default", default).segment_completion(photo, answer)
     pipeline(policy, "released", released).segment_completion(photo, answer)
-    from segr1.imaging import stretch
-
-    np.testing.assert_array_equal(default.images[0], stretch(photo, S))  # the policy's square
     bilinear = np.asarray(Image.fromarray(photo).resize((S, S), Image.Resampling.BILINEAR))
-    np.testing.assert_array_equal(released.images[0], bilinear)
-    assert not np.array_equal(default.images[0], released.images[0])
+    np.testing.assert_array_equal(stretch(photo, S), bilinear)
+    np.testing.assert_array_equal(default.images[0], bilinear)
+    np.testing.assert_array_equal(released.images[0], bilinear)  # the segmenter swaps itself
 
 
 def test_profile_and_segmenter_channel_order_must_agree(policy):
@@ -111,8 +111,9 @@ def test_released_saves_soft_foreground_masks_and_default_binary(policy, photo):
 
 def test_released_parsing_and_reasonseg_rule(policy, photo):
     floats = "<think></think> <bbox>[10.5,10,50,50]</bbox>, <points>[[20,20]]</points>, <labels>[1]</labels>"
-    assert pipeline(policy, "default").segment_completion(photo, floats).usable
-    assert not pipeline(policy, "released").segment_completion(photo, floats).usable
+    assert pipeline(policy, "default").segment_completion(photo, floats).answer.boxes != []
+    released = pipeline(policy, "released").segment_completion(photo, floats)
+    assert released.answer.boxes == [] and released.answer.points == [[20, 20]]  # box absent
 
     unclosed = "<bbox>[10,10,40,40] <bbox>[50,50,90,90]</bbox> <points>[[20,20],[70,70]]</points> <labels>[1,1]</labels>"
     seg = Recorder(bgr=True)
@@ -120,7 +121,7 @@ def test_released_parsing_and_reasonseg_rule(policy, photo):
     assert pred.usable and pred.answer.boxes == [[10, 10, 40, 40]]
     assert len(seg.calls) == 1 and len(seg.calls[0].points) == 2  # first box + ALL points
     default = pipeline(policy, "default", Recorder(bgr=False), task="reasoning")
-    assert not default.segment_completion(photo, unclosed).usable  # no closed <bbox> to read
+    assert default.segment_completion(photo, unclosed).answer.boxes == []  # no closed <bbox>
     closed = unclosed.replace("] <bbox>", "]</bbox> <bbox>")
     per_box = Recorder(bgr=False)
     pipeline(policy, "default", per_box, task="reasoning").segment_completion(photo, closed)
@@ -193,8 +194,9 @@ def test_profile_overrides_are_named_and_checked():
         and p.policy_jpeg_quality == 75
         and p.name == "default+bgr=true,policy_jpeg_quality=75"
     )
-    assert with_overrides("released", ["segmenter_resample=none"]).segmenter_resample is None
-    for bad in (["nope=1"], ["bgr=maybe"], ["ignore=drop"], ["segmenter_resample=lanczos2"]):
+    assert with_overrides("released", ["policy_resample=none"]).policy_resample is None
+    assert with_overrides("default", ["policy_jpeg_quality=75", "bgr=true"]).name == p.name
+    for bad in (["nope=1"], ["bgr=maybe"], ["ignore=drop"], ["policy_resample=lanczos2"]):
         with pytest.raises(ValueError):
             with_overrides("default", bad)
 
@@ -204,7 +206,7 @@ def test_profile_overrides_are_named_and_checked():
     [
         (["--task", "referring", "--query", "the man in red."], "eval",
          "Identify and segment the man in red."),
-        (["--task", "reasoning", "--query", "The Tea Cup"], "eval",
+        (["--task", "reasoning", "--query", "The Tea Cup", "--no-sentence"], "eval",
          " Identify and segment the tea cup."),
         (["--task", "reasoning", "--query", "What keeps me dry?", "--sentence"], "eval",
          "What keeps me dry? Identify and segment it."),

@@ -76,8 +76,9 @@ def test_segmentation_reward_known_values():
     assert r[0] == pytest.approx(1.0)
     assert 0.7 * 0.5 < r[1] < 0.7 * 0.5 + 0.3  # IoU part exact, S part in (0, 1)
     assert r[2] == 0.0 and r[3] == 0.0  # zero points / nothing parseable: 0.0, never None
-    assert logged["usable_rate"] == 0.5
-    assert logged["mean_iou"] == pytest.approx((1.0 + 0.5) / 4)
+    assert logged["usable_rate"] == 0.75  # the box alone still has its mask (IoU 1.0) ...
+    assert logged["rewardable_rate"] == 0.5  # ... but the reward requires points
+    assert logged["mean_iou"] == pytest.approx((1.0 + 0.5 + 1.0) / 4)
     assert seg.embeds == 1 and seg.decodes == 1  # one image: one embedding, one batched decode
     assert fmt([perfect]) == [1.0]
 

@@ -17,15 +17,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # help texts hold literal [brackets]: "[default: ...]", "segr1[sam2]"
 )
-data_app = typer.Typer(help="Dataset utilities.", no_args_is_help=True)
+data_app = typer.Typer(help="Dataset utilities.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 # Options shared by the commands that build a Pipeline (predict, eval) or read a dataset
 # (eval, data inspect): declared once so their names, defaults and help cannot drift apart.
 MODEL = typer.Option(..., "--model", help="Policy: hub id or local directory.")
 SEGMENTER = typer.Option(
-    "grabcut", help="grabcut | sam2-random-tiny | a SAM2 checkpoint (hub id or folder)."
+    "grabcut",
+    help="grabcut | sam2-random-tiny | a transformers SAM2 checkpoint (hub id or folder) | an "
+    "official SAM2 .pt file (e.g. sam2.1_hiera_large.pt; needs segr1[sam2]).",
 )
 DEVICE = typer.Option("cpu", help="Torch device for policy and segmenter.")
 DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16.")
@@ -42,9 +45,18 @@ PROFILE_OPT = typer.Option(
     help="Change one switch of the profile, KEY=VALUE, repeatable (e.g. bgr=true, "
     "policy_jpeg_quality=75, soft_foreground=true; docs/reproduction.md lists them).",
 )
+SENTENCE = typer.Option(
+    True,
+    "--sentence/--no-sentence",
+    help="Reasoning: the query is a sentence (--sentence) or a short object name "
+    "(--no-sentence: ' Identify and segment <name, lower-cased>.').",
+)
 STAGE = typer.Option("eval", help="Prompt stage: eval (released evaluation texts) | train.")
 MAX_NEW_TOKENS = typer.Option(
-    None, help="Generation budget per answer [default: the profile's for the task]."
+    None, min=1, help="Generation budget per answer [default: the profile's for the task]."
+)
+SIDE = typer.Option(
+    None, min=1, help="Square side S [default: 768 for foreground/prerl, 1024 otherwise]."
 )
 ROOT = typer.Option(None, "--root", help="Dataset root folder.")
 SPLIT = typer.Option(None, "--split", help="Split [default: the dataset's test/val split].")
@@ -89,6 +101,17 @@ def _pipeline(model: str, **kwargs: object) -> Pipeline:
     return Pipeline.from_pretrained(model, **kwargs)
 
 
+def _check_device(device: str) -> None:
+    """A CUDA device on a machine without one fails here, before anything loads."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"--device {device}: no CUDA device is available here; use --device cpu"
+            )
+
+
 def _profile(name: str, overrides: list[str] | None):  # -> segr1.profiles.Profile
     from segr1.profiles import with_overrides
 
@@ -119,9 +142,10 @@ def predict(
     model: str = MODEL,
     out: str = typer.Option(..., "--out", help="Output folder (mask PNG, overlay JPG, JSON)."),
     query: str | None = typer.Option(None, help="Expression / question (referring, reasoning)."),
+    sentence: bool = SENTENCE,
     task: str = typer.Option("foreground", help="foreground | referring | reasoning | prerl."),
     segmenter: str = SEGMENTER,
-    side: int = typer.Option(768, help="Square side S the image is stretched to for the policy."),
+    side: int | None = SIDE,
     device: str = DEVICE,
     dtype: str = DTYPE,
     segment_at: str = SEGMENT_AT,
@@ -129,19 +153,26 @@ def predict(
     profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = STAGE,
     max_new_tokens: int | None = MAX_NEW_TOKENS,
-    batch_size: int = typer.Option(4, help="Images per generation batch."),
+    batch_size: int = typer.Option(4, min=1, help="Images per generation batch."),
 ) -> None:
     """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
     from segr1.inference import predict_paths
+    from segr1.prompting import default_side
+    from segr1.protocol.templates import Template
 
     try:
+        Template(task, stage).user_text(query)  # a missing query fails before any model loads
+        _check_device(device)
         pipe = _pipeline(
-            model, segmenter=segmenter, task=task, side=side, device=device, dtype=dtype,
+            model, segmenter=segmenter, task=task, side=side or default_side(task),
+            device=device, dtype=dtype,
             profile=_profile(profile, profile_opt), max_new_tokens=max_new_tokens, stage=stage,
             segment_at=segment_at,
         )  # fmt: skip
-        written, errors = predict_paths(pipe, images, out, query=query, batch_size=batch_size)
-    except (ValueError, FileNotFoundError) as e:
+        written, errors = predict_paths(
+            pipe, images, out, query=query, is_sentence=sentence, batch_size=batch_size
+        )
+    except (ValueError, OSError, ImportError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"wrote {written} prediction(s) to {out}")
@@ -154,7 +185,12 @@ def predict(
 @app.command("eval")
 def eval_cmd(
     model: str = MODEL,
-    dataset: str = typer.Option(..., "--dataset", help="Dataset name (segr1 data list) or folder."),
+    dataset: str = typer.Option(
+        ...,
+        "--dataset",
+        help="Dataset name (segr1 data list); a plain image/mask folder pair is "
+        "--dataset folder --images DIR --masks DIR.",
+    ),
     out: str = typer.Option(..., "--out", help="Output folder; a re-run resumes in it."),
     root: str | None = ROOT,
     split: str | None = SPLIT,
@@ -164,9 +200,7 @@ def eval_cmd(
     unpaired: str = UNPAIRED,
     data_opt: list[str] | None = DATA_OPT,
     segmenter: str = SEGMENTER,
-    side: int | None = typer.Option(
-        None, help="Square side S [default: 768 for foreground, 1024 for referring/reasoning]."
-    ),
+    side: int | None = SIDE,
     device: str = DEVICE,
     dtype: str = DTYPE,
     segment_at: str = SEGMENT_AT,
@@ -181,15 +215,19 @@ def eval_cmd(
         "random draw: one expression per RefCOCO image, ReasonSeg images with replacement).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of --sample released."),
-    batch_size: int = typer.Option(8, help="Images per generation batch."),
-    limit: int | None = typer.Option(None, help="Evaluate only the first N samples (smoke runs)."),
+    batch_size: int = typer.Option(8, min=1, help="Images per generation batch."),
+    limit: int | None = typer.Option(
+        None, min=1, help="Evaluate only the first N samples (smoke runs)."
+    ),
 ) -> None:
     """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
     from segr1.data import sampling
     from segr1.data.registry import load_dataset
     from segr1.evaluate import evaluate
+    from segr1.prompting import default_side
 
     try:
+        _check_device(device)
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         prof = _profile(profile, profile_opt)
         samples = load_dataset(dataset, root, split, **opts)
@@ -197,14 +235,14 @@ def eval_cmd(
         samples = sampling.choose_samples(samples, sample, seed)[:limit]
         pipe = _pipeline(
             model, segmenter=segmenter, task=task,
-            side=side or (768 if task == "foreground" else 1024), device=device, dtype=dtype,
+            side=side or default_side(task), device=device, dtype=dtype,
             profile=prof, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
         )  # fmt: skip
         result = evaluate(
             pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
             sampling=sampling.describe(sample, seed, task), batch_size=batch_size,
         )  # fmt: skip
-    except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
+    except (ValueError, OSError, TypeError, ImportError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
@@ -247,13 +285,16 @@ def score(
     profile: str = PROFILE,
     profile_opt: list[str] | None = PROFILE_OPT,
 ) -> None:
-    """Score existing mask PNGs against ground truths, with the loop segr1 eval uses."""
+    """Score existing mask PNGs against ground truths, with the scoring loop segr1 eval uses
+    (here a prediction of another size is resized to its ground truth and counted)."""
     import json
 
     from segr1.data.io import ImageReadError
     from segr1.scoring import ScoringError, kind_of, score_folders
 
     try:
+        if task not in ("foreground", "prerl", "referring", "reasoning"):
+            raise ValueError(f"--task {task!r}: choose foreground, referring or reasoning")
         prof = _profile(profile, profile_opt)
         result = score_folders(pred_dir, gt_dir, missing=missing, kind=kind_of(task), profile=prof)
     except (ScoringError, ImageReadError, ValueError) as e:
@@ -282,15 +323,11 @@ def prompt(
         "foreground", "--task", help="foreground | prerl | referring | reasoning."
     ),
     query: str | None = typer.Option(None, "--query", help="Expression / question / object name."),
-    sentence: bool = typer.Option(
-        False, "--sentence", help="Reasoning: the query is a sentence (else a short name)."
-    ),
+    sentence: bool = SENTENCE,
     profile: str = PROFILE,
     profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = typer.Option("eval", "--stage", help="eval | train."),
-    side: int | None = typer.Option(
-        None, help="Square side S [default: 768 for foreground/prerl, 1024 otherwise]."
-    ),
+    side: int | None = SIDE,
     model: str | None = typer.Option(
         None, "--model", help="Also render the chat text with this checkpoint's processor."
     ),

@@ -3,8 +3,8 @@
 Output folder layout (``out``)::
 
     run.json                 what produced the masks: model, segmenter, dataset, profile, ...
-    masks/<sample id>.png    8-bit mask at the ground truth's resolution (0 / 255, or soft
-                             levels when the profile saves soft foreground masks)
+    masks/<sample id>.png    8-bit mask at the image's resolution (0 / 255, or soft levels
+                             when the profile saves soft foreground masks)
     completions.jsonl        one record per sample: id, completion, parsed answer, usable
     metrics.json             numbers + the profile + the conventions used to get them
     report.md                the same as a Markdown table
@@ -17,8 +17,10 @@ Contract:
 * resumable: a mask PNG is written atomically before its completion record is appended, and a
   sample counts as finished only when both exist, so a re-run after an interruption continues
   where it stopped and ends with the same report as an uninterrupted run. ``run.json`` must
-  match: resuming with another model, segmenter, dataset, profile, side or prompt is refused
-  (the old masks would be reported as the new run's);
+  match: resuming with another model, dtype, segmenter, dataset, prompt, side or any profile
+  switch that changes masks is refused (the old masks would be reported as the new run's); the
+  scoring-only switches (ignore rule, empty / empty score) and the sample selection may change,
+  so a finished run can be re-scored or extended without predicting again;
 * metrics are computed from the PNGs on disk by :func:`segr1.scoring.score_items`, the loop
   ``segr1 score`` runs, after all predictions exist, so the report describes exactly the files a
   user can re-score.
@@ -43,7 +45,8 @@ from segr1.scoring import Item, conventions, kind_of, score_items
 RUN_NAME = "run.json"
 #: Report column order: the four numbers COD papers report first, then the rest.
 REPORT_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm",
-               "IoU", "Dice", "cIoU", "gIoU")  # fmt: skip
+               "IoU", "Dice", "cIoU", "gIoU", "cIoU_ignore_excluded", "gIoU_ignore_excluded",
+               "cIoU_ignore_background", "gIoU_ignore_background")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -141,23 +144,35 @@ def score_samples(
     )
 
 
-def run_manifest(pipeline: Any, samples: Sequence[Sample], **fields: Any) -> dict[str, Any]:
-    """What determines the masks of a run (compared on resume)."""
-    import hashlib
-
-    ids = hashlib.sha256("\n".join(s.id for s in samples).encode()).hexdigest()[:16]
+def run_manifest(pipeline: Any, **fields: Any) -> dict[str, Any]:
+    """What determines a run's masks (compared on resume): ``fields`` (dataset, model,
+    segmenter), the profile's mask-deciding switches, the prompt, S, the budget, the dtype."""
     profile = getattr(pipeline, "profile", DEFAULT)
     template = getattr(pipeline, "template", None)
+    model = fields.get("model")
+    if model and Path(str(model)).exists():
+        fields["model"] = str(Path(str(model)).resolve())
     return {
         **fields,
-        "profile": profile.name,
+        "profile_switches": profile.generation(),
         "side": getattr(pipeline, "side", None),
         "template": template.name if template is not None else None,
         "max_new_tokens": getattr(pipeline, "max_new_tokens", None),
         "segment_at": getattr(pipeline, "segment_at", None),
-        "samples": len(samples),
-        "sample_ids_sha256": ids,
+        "dtype": str(getattr(getattr(pipeline, "model", None), "dtype", None)),
     }
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> dict[str, tuple]:
+    """``key -> (old, new)`` for every differing value; nested dicts compared key by key."""
+    out: dict[str, tuple] = {}
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.update(_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out[f"{prefix}{key}"] = (a, b)
+    return out
 
 
 def check_run(out: Path, manifest: dict[str, Any]) -> None:
@@ -168,7 +183,7 @@ def check_run(out: Path, manifest: dict[str, Any]) -> None:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"{path}: unreadable ({e}); use another --out") from None
-        diff = {k: (old.get(k), v) for k, v in manifest.items() if old.get(k) != v}
+        diff = _differences(old, manifest)
         if diff:
             shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise ValueError(
@@ -230,23 +245,31 @@ def evaluate(
     check_unique_ids(samples, dataset)
     task = samples[0].task
     profile = getattr(pipeline, "profile", DEFAULT)
-    manifest = run_manifest(
-        pipeline, samples, dataset=dataset, model=model, segmenter=segmenter, sampling=sampling
-    )
+    manifest = run_manifest(pipeline, dataset=dataset, model=model, segmenter=segmenter)
     check_run(out, manifest)
     records = predict_dataset(pipeline, samples, out, batch_size, progress)
     metrics = score_samples(samples, out / "masks", task, profile)
     unusable = sum(not records[s.id]["usable"] for s in samples)
     result = {
         **manifest,
+        "profile": profile.name,
+        "sampling": sampling,
         "task": task,
         "count": len(samples),
         "unusable": unusable,
         "usable_rate": 1.0 - unusable / len(samples),
         "format_rate": sum(records[s.id]["answer"]["format_ok"] for s in samples) / len(samples),
-        "metrics": {k: float(v) for k, v in metrics.items() if k not in ("count", "missing")},
+        "metrics": {
+            k: float(v) for k, v in metrics.items() if k not in ("count", "missing", "resized")
+        },
         "conventions": conventions(
-            kind_of(task), profile, task=task, missing="never", size_mismatch="error"
+            kind_of(task),
+            profile,
+            task=task,
+            missing="never",
+            size_mismatch="error",
+            segment_at=getattr(pipeline, "segment_at", "model"),
+            max_new_tokens=getattr(pipeline, "max_new_tokens", None),
         ),
     }
     write_report(out, result)

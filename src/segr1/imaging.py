@@ -4,7 +4,8 @@ agree by construction.
 * :func:`to_rgb`: PIL image or array -> ``(H, W, 3)`` uint8 RGB;
 * :func:`stretch`: the protocol's S x S stretch (aspect ratio ignored). Every S x S image in
   segr1 comes from it: the training rows, the image the policy sees, the image the segmenter
-  embeds. One filter, :data:`STRETCH_RESAMPLE` (PIL bicubic, the released training's);
+  embeds. One filter, :data:`STRETCH_RESAMPLE` (PIL bilinear; the ``released`` evaluation
+  profile re-stretches the policy's copy with PIL's default, bicubic);
 * :func:`resize_levels`: a mask's 0..255 levels to another size (PIL bilinear), unthresholded;
 * :func:`binarize`: 0..255 levels -> bool with the one threshold, :data:`FOREGROUND_ABOVE`
   (``> 128``, PySODMetrics' ground-truth rule), for ground truths and predictions alike;
@@ -30,8 +31,8 @@ RESAMPLE = {
     "bilinear": Image.Resampling.BILINEAR,
     "nearest": Image.Resampling.NEAREST,
 }
-#: The filter of the one S x S stretch (PIL's default ``Image.resize`` filter).
-STRETCH_RESAMPLE = "bicubic"
+#: The filter of the one S x S stretch.
+STRETCH_RESAMPLE = "bilinear"
 #: The filter every mask resize uses.
 MASK_RESAMPLE = "bilinear"
 #: A level is foreground when it is above this (PySODMetrics: ``gt > 128``).
@@ -72,11 +73,12 @@ def stretch(image: np.ndarray, side: int, resample: str = STRETCH_RESAMPLE) -> n
 def mask_levels(mask: ImageLike) -> np.ndarray:
     """A ground truth (PIL image, bool or integer array) -> ``(H, W)`` uint8 levels 0..255.
 
-    bool masks and masks whose values are all 0 or 1 become 0 / 255; palette ("P") images are
-    read by index (a two-colour palette mask with indices 0/1 is a 0/1 mask), other modes as
-    luminance ("L")."""
+    bool masks and masks whose values are all 0 or 1 become 0 / 255; a palette ("P") image
+    whose indices are all 0 or 1 is such a mask, any other image is read as luminance ("L")."""
     if isinstance(mask, Image.Image):
-        arr = np.asarray(mask) if mask.mode == "P" else np.asarray(mask.convert("L"))
+        arr = np.asarray(mask) if mask.mode == "P" else None
+        if arr is None or (arr.size and arr.max() > 1):
+            arr = np.asarray(mask.convert("L"))
     else:
         arr = np.asarray(mask)
     if arr.ndim != 2:

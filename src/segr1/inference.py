@@ -6,14 +6,15 @@ evaluation :class:`~segr1.profiles.Profile`.
 The path, shared with the training reward by construction:
 
 * the image is stretched to S x S with :func:`segr1.imaging.stretch` (the one stretch; training
-  rows use it too) and shown to the policy (the ``released`` profile adds a JPEG round trip and
-  qwen-vl-utils' resize); answer coordinates are absolute pixels in that S x S frame;
+  rows use it too) and shown to the policy (the ``released`` profile shows it a bicubic stretch
+  after a JPEG round trip and qwen-vl-utils' resize); answer coordinates are absolute pixels in
+  that S x S frame;
 * the completion is parsed with the profile's rules and turned into masks by
   :func:`segr1.segment.answers.segment_answers`, the function the reward calls: an answer that
   fails the answer format's validity gate gets an EMPTY mask, and its :class:`Prediction` keeps
   the completion with ``usable = False`` so it stays visible and counted;
-* ``segment_at="model"`` (default, released protocol): the segmenter embeds the S x S image (the
-  policy's, or the ``released`` profile's bilinear re-stretch) and the S x S mask is resized to
+* ``segment_at="model"`` (default, released protocol): the segmenter embeds the S x S image and
+  the S x S mask is resized to
   the original size with :func:`segr1.imaging.resize_levels`, then binarised (> 128) unless the
   profile saves soft foreground masks; ``segment_at="original"``: the prompts are scaled to the
   original frame and the segmenter embeds the original image;
@@ -55,14 +56,18 @@ SEGMENT_AT = ("model", "original")
 @dataclass(frozen=True)
 class Prediction:
     """One answer: the completion, what it says, its mask at the original resolution as saved
-    (``levels`` (H, W) uint8: 0 / 255, or soft levels under a soft-mask profile), whether it
-    passed the validity gate, and its prompts in the original frame (for display)."""
+    (``levels`` (H, W) uint8: 0 / 255, or soft levels under a soft-mask profile) and its
+    prompts in the original frame (for display)."""
 
     completion: str
     answer: Answer
     levels: np.ndarray
     prompts: Prompts
-    usable: bool
+
+    @property
+    def usable(self) -> bool:
+        """The answer could prompt the segmenter (else its mask is empty)."""
+        return self.answer.usable
 
     @property
     def mask(self) -> np.ndarray:
@@ -161,11 +166,17 @@ class Pipeline:
 
     # -- images ------------------------------------------------------------------------------
     def square(self, image: ImageLike) -> np.ndarray:
-        """(H, W, 3) -> the (S, S, 3) image the policy sees, before the profile's encoding."""
+        """(H, W, 3) -> the (S, S, 3) stretch the segmenter embeds (and, by default, the policy
+        sees): :func:`segr1.imaging.stretch`, as training rows are made."""
         return stretch(to_rgb(image), self.side)
 
-    def policy_image(self, square: np.ndarray) -> Image.Image:
-        """The S x S image as the processor receives it under the profile."""
+    def policy_image(self, rgb: np.ndarray, square: np.ndarray | None = None) -> Image.Image:
+        """The S x S image as the processor receives it under the profile (``rgb``: the
+        original; ``square``: its :meth:`square`, when already made)."""
+        if self.profile.policy_resample is not None:
+            square = stretch(rgb, self.side, self.profile.policy_resample)
+        elif square is None:
+            square = self.square(rgb)
         if self.profile.policy_jpeg_quality is not None:
             square = jpeg_roundtrip(square, self.profile.policy_jpeg_quality)
         pil = Image.fromarray(square)
@@ -174,13 +185,9 @@ class Pipeline:
         return pil
 
     def segmenter_image(self, rgb: np.ndarray, square: np.ndarray) -> np.ndarray:
-        """The image the segmenter embeds: the original (``segment_at="original"``), the
-        policy's square, or the profile's own re-stretch of the original."""
-        if self.segment_at == "original":
-            return rgb
-        if self.profile.segmenter_resample is None:
-            return square
-        return stretch(rgb, self.side, self.profile.segmenter_resample)
+        """The image the segmenter embeds: the S x S stretch, or the original
+        (``segment_at="original"``)."""
+        return rgb if self.segment_at == "original" else square
 
     # -- policy ------------------------------------------------------------------------------
     def prompt_text(self, query: str | None = None, is_sentence: bool = True) -> str:
@@ -198,14 +205,11 @@ class Pipeline:
             return {**kw, "do_sample": False}
         return {**kw, "do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": top_k}
 
-    def _generate(self, squares: list[np.ndarray], texts: list[str], gen: dict) -> list[str]:
+    def _generate(self, policy_images: list[Image.Image], texts: list[str], gen: dict) -> list[str]:
         import torch
 
         inputs = self.processor(
-            text=texts,
-            images=[self.policy_image(s) for s in squares],
-            padding=True,
-            return_tensors="pt",
+            text=texts, images=policy_images, padding=True, return_tensors="pt"
         ).to(self.model.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
@@ -214,11 +218,12 @@ class Pipeline:
         new = out[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new, skip_special_tokens=True)
 
-    def generate_squares(
+    def generate(
         self,
-        squares: Sequence[np.ndarray],
+        images: Sequence[ImageLike],
         queries: Sequence[str | None] | str | None = None,
         *,
+        squares: Sequence[np.ndarray] | None = None,
         is_sentence: Sequence[bool] | bool = True,
         greedy: bool = True,
         temperature: float = 1.0,
@@ -228,29 +233,23 @@ class Pipeline:
         max_new_tokens: int | None = None,
         seed: int | None = None,
     ) -> list[str]:
-        """One completion per S x S image (from :meth:`square`), batched with left padding.
-        Greedy unless ``greedy=False`` (then ``temperature`` / ``top_p`` / ``top_k``,
-        ``top_k=0`` = off; ``seed`` seeds torch)."""
-        squares = list(squares)
-        texts = self._texts(len(squares), queries, is_sentence)
+        """One completion per image (any size), batched with left padding. ``squares``: the
+        images' :meth:`square`, when already made. Greedy unless ``greedy=False`` (then
+        ``temperature`` / ``top_p`` / ``top_k``, ``top_k=0`` = off; ``seed`` seeds torch)."""
+        rgbs = [to_rgb(im) for im in images]
+        sq = list(squares) if squares is not None else [None] * len(rgbs)
+        texts = self._texts(len(rgbs), queries, is_sentence)
         gen = self._generation_kwargs(greedy, temperature, top_p, top_k, max_new_tokens)
         if seed is not None:
             import torch
 
             torch.manual_seed(seed)
         out: list[str] = []
-        for i in range(0, len(squares), batch_size):
-            out += self._generate(squares[i : i + batch_size], texts[i : i + batch_size], gen)
+        for i in range(0, len(rgbs), batch_size):
+            shown = [self.policy_image(r, s) for r, s in zip(rgbs[i : i + batch_size],
+                                                             sq[i : i + batch_size], strict=True)]  # fmt: skip
+            out += self._generate(shown, texts[i : i + batch_size], gen)
         return out
-
-    def generate(
-        self,
-        images: Sequence[ImageLike],
-        queries: Sequence[str | None] | str | None = None,
-        **kwargs: Any,
-    ) -> list[str]:
-        """One completion per image (any size); ``kwargs`` as in :meth:`generate_squares`."""
-        return self.generate_squares([self.square(im) for im in images], queries, **kwargs)
 
     def _texts(self, n: int, queries: Any, is_sentence: Any) -> list[str]:
         qs, ss = _per_image(queries, n, "queries"), _per_image(is_sentence, n, "is_sentence")
@@ -271,7 +270,6 @@ class Pipeline:
             self.segmenter_image(rgb, square),
             answers,
             side=self.side,
-            needs_box=self.template.needs_box,
             joint=self.profile.joint(self.task),
         )  # (P, S, S), or (P, H, W) when segmenting the original
         soft = self.profile.soft(self.task)
@@ -281,11 +279,7 @@ class Pipeline:
             if not soft:
                 levels = binarize(levels).astype(np.uint8) * np.uint8(255)
             shown = original_prompts(answer, self.side, (w, h))
-            out.append(
-                Prediction(
-                    completion, answer, levels, shown, answer.usable(self.template.needs_box)
-                )
-            )
+            out.append(Prediction(completion, answer, levels, shown))
         return out
 
     def segment_completion(self, image: ImageLike, completion: str) -> Prediction:
@@ -304,7 +298,7 @@ class Pipeline:
         **generate_kwargs: Any,
     ) -> list[Prediction]:
         """Generate (batched) and segment every image; ``generate_kwargs`` go to
-        :meth:`generate_squares`. Each image is stretched once for both."""
+        :meth:`generate`. Each image is stretched once for both."""
         from tqdm.auto import tqdm
 
         images = [to_rgb(im) for im in images]
@@ -317,9 +311,10 @@ class Pipeline:
         for i in range(0, len(images), batch_size):
             chunk = images[i : i + batch_size]
             squares = [self.square(im) for im in chunk]
-            texts = self.generate_squares(
-                squares,
+            texts = self.generate(
+                chunk,
                 qs[i : i + batch_size],
+                squares=squares,
                 is_sentence=ss[i : i + batch_size],
                 batch_size=batch_size,
                 **generate_kwargs,
@@ -376,8 +371,11 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-def write_prediction(out: Path, path: Path, image: np.ndarray, pred: Prediction) -> None:
-    """``<stem>.png`` (mask), ``<stem>_overlay.jpg`` and ``<stem>.json`` under ``out``."""
+def write_prediction(
+    out: Path, path: Path, image: np.ndarray, pred: Prediction, about: dict | None = None
+) -> None:
+    """``<stem>.png`` (mask), ``<stem>_overlay.jpg`` and ``<stem>.json`` under ``out``;
+    ``about`` (task, query, profile, ...) goes into the JSON record."""
     import json
 
     from segr1.data.io import write_image, write_mask
@@ -385,7 +383,7 @@ def write_prediction(out: Path, path: Path, image: np.ndarray, pred: Prediction)
 
     write_mask(out / f"{path.stem}.png", pred.levels)
     write_image(out / f"{path.stem}_overlay.jpg", draw_overlay(image, pred.mask, pred.prompts))
-    record = {"image": str(path), **pred.to_dict()}
+    record = {"image": str(path), **(about or {}), **pred.to_dict()}
     (out / f"{path.stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
@@ -396,6 +394,7 @@ def predict_paths(
     query: str | None = None,
     batch_size: int = 4,
     progress: bool = True,
+    is_sentence: bool = True,
 ) -> tuple[int, list[str]]:
     """Predict every image under ``inputs`` into ``out``; returns (written, error messages).
     Unreadable images do not stop the run; each is reported by name."""
@@ -406,6 +405,13 @@ def predict_paths(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths, errors, written = collect_images(inputs), [], 0
+    about = {
+        "task": pipeline.task,
+        "query": query,
+        "template": pipeline.template.name,
+        "profile": pipeline.profile.name,
+        "side": pipeline.side,
+    }
     bar = tqdm(total=len(paths), desc="predict", unit="img", disable=not progress)
     for i in range(0, len(paths), batch_size):
         batch: list[tuple[Path, np.ndarray]] = []
@@ -415,9 +421,11 @@ def predict_paths(
             except ImageReadError as e:
                 errors.append(str(e))
         if batch:
-            preds = pipeline.predict_batch([im for _, im in batch], query, batch_size=batch_size)
+            preds = pipeline.predict_batch(
+                [im for _, im in batch], query, is_sentence=is_sentence, batch_size=batch_size
+            )
             for (p, im), pred in zip(batch, preds, strict=True):
-                write_prediction(out, p, im, pred)
+                write_prediction(out, p, im, pred, about)
             written += len(batch)
         bar.update(len(paths[i : i + batch_size]))
     bar.close()

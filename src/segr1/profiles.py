@@ -5,18 +5,25 @@ A :class:`Profile` is a frozen set of switches that ``segr1 eval`` / ``segr1 pre
 it implies (:meth:`Profile.conventions`). Two profiles exist:
 
 * ``default``: segr1's corrected protocol. The released prompt strings; the policy and the
-  segmenter see the SAME S x S image (one stretch, :func:`segr1.imaging.stretch`, lossless, RGB);
-  the shared parser (all boxes, any finite numbers); the per-box rule everywhere; binary masks
-  saved; ReasonSeg ignore pixels excluded from intersection and union; gIoU 1.0 for an empty
-  prediction on an empty ground truth; 400 new tokens.
+  segmenter see the SAME S x S image (the one stretch, :func:`segr1.imaging.stretch`, PIL
+  bilinear, lossless, RGB), the image training rows are made of; the shared parser (all boxes,
+  any finite numbers); the per-box rule everywhere; binary masks saved; ReasonSeg ignore pixels
+  excluded from intersection and union; gIoU 1.0 for an empty prediction on an empty ground
+  truth; 400 new tokens.
 * ``released``: the released evaluation scripts step by step (SEG-R1.md section 6a): the policy
-  sees the S x S bicubic stretch after a JPEG (quality 75) round trip, resized by
-  ``qwen-vl-utils`` as the released code's own preprocessing; the segmenter gets the original
-  image stretched bilinearly and channel-swapped (BGR); non-negative integers only; ReasonSeg
-  reads only the first box (closing tag optional) and makes ONE segmenter call with it and ALL
-  points; foreground masks are saved soft (the S x S mask x 255 resized bilinearly, not
-  re-binarised); ReasonSeg ignore pixels count as background; gIoU 0 for empty/empty; 1024 new
-  tokens for foreground, 512 for referring / reasoning.
+  sees the image stretched with PIL's default filter (bicubic) after a JPEG (quality 75) round
+  trip, resized by ``qwen-vl-utils`` as the released code's own preprocessing; the segmenter gets
+  the bilinear S x S stretch channel-swapped (BGR); non-negative integers only; ReasonSeg reads
+  only the first box (closing tag optional) and makes ONE segmenter call with it and ALL points;
+  foreground masks are saved soft (the S x S mask x 255 resized bilinearly, not re-binarised);
+  ReasonSeg ignore pixels count as background; gIoU 0 for empty/empty; 1024 new tokens for
+  foreground, 512 for referring / reasoning.
+
+Both profiles give a mask to every usable answer (:attr:`segr1.protocol.Answer.usable`: a box,
+points, or both), as the released evaluation does.
+
+:data:`SCORING_FIELDS` (``ignore``, ``empty_iou``) change only how saved masks are scored: a
+finished run can be re-scored with them changed without predicting again.
 
 What neither profile reproduces: the released evaluator reuses the previous image's prediction
 when an answer is unparseable (or crashes on the first). segr1 scores it as an empty mask and
@@ -28,7 +35,7 @@ default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from segr1.protocol.parse import (
     DEFAULT_RULES,
@@ -39,6 +46,8 @@ from segr1.protocol.parse import (
 
 PROFILE_NAMES: tuple[str, ...] = ("default", "released")
 QUERY_TASKS = ("referring", "reasoning")
+#: Switches that change only how saved masks are scored.
+SCORING_FIELDS: tuple[str, ...] = ("ignore", "empty_iou")
 
 
 @dataclass(frozen=True)
@@ -46,13 +55,13 @@ class Profile:
     """The switches of one evaluation protocol (see the module docstring)."""
 
     name: str
+    #: The policy's S x S stretch: None = the one stretch the segmenter and training share;
+    #: a filter name = the original stretched again with that filter for the policy only.
+    policy_resample: str | None = None
     #: JPEG quality of the policy's input round trip; None: lossless.
     policy_jpeg_quality: int | None = None
     #: Resize the policy's input with ``qwen-vl-utils`` (``fetch_image``) before the processor.
     policy_qwen_vl_utils: bool = False
-    #: The segmenter's input: None = the policy's S x S image (before any JPEG round trip);
-    #: a filter name = the original image stretched again with that filter.
-    segmenter_resample: str | None = None
     #: Hand the segmenter a channel-swapped (BGR) image.
     bgr: bool = False
     max_new_tokens_foreground: int = 400
@@ -72,9 +81,9 @@ class Profile:
 
         if self.ignore not in ("exclude", "background"):
             raise ValueError(f"ignore={self.ignore!r}; choose 'exclude' or 'background'")
-        if self.segmenter_resample is not None and self.segmenter_resample not in RESAMPLE:
+        if self.policy_resample is not None and self.policy_resample not in RESAMPLE:
             raise ValueError(
-                f"segmenter_resample={self.segmenter_resample!r}; choose none or one of "
+                f"policy_resample={self.policy_resample!r}; choose none or one of "
                 f"{', '.join(RESAMPLE)}"
             )
         q = self.policy_jpeg_quality
@@ -82,11 +91,13 @@ class Profile:
             raise ValueError(f"policy_jpeg_quality={q}; choose 1..100 or none")
         if min(self.max_new_tokens_foreground, self.max_new_tokens_query) < 1:
             raise ValueError("max_new_tokens_* must be positive")
+        if not 0.0 <= self.empty_iou <= 1.0:
+            raise ValueError(f"empty_iou={self.empty_iou}; choose a value in [0, 1]")
 
     def rules(self, task: str) -> ParseRules:
         """How answers of ``task`` are parsed."""
         if self.reasoning_first_box and task == "reasoning":
-            return RELEASED_REASONSEG_RULES
+            return replace(RELEASED_REASONSEG_RULES, integers_only=self.integers_only)
         return RELEASED_RULES if self.integers_only else DEFAULT_RULES
 
     def joint(self, task: str) -> bool:
@@ -100,17 +111,33 @@ class Profile:
         """Whether ``task``'s saved predictions keep soft levels."""
         return self.soft_foreground and task == "foreground"
 
-    def conventions(self, task: str) -> dict[str, str]:
-        """What this profile implies for ``task``, one line per switch (for reports)."""
-        policy = "the S x S stretch (PIL bicubic)"
+    def generation(self) -> dict[str, object]:
+        """The switches that decide the saved masks (all but :data:`SCORING_FIELDS`)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("name", *SCORING_FIELDS)}
+
+    def conventions(
+        self, task: str, segment_at: str = "model", max_new_tokens: int | None = None
+    ) -> dict[str, str]:
+        """What this profile implies for ``task``, one line per switch (for reports);
+        ``max_new_tokens``: the budget actually used, when it overrides the profile's."""
+        from segr1.imaging import MASK_RESAMPLE, STRETCH_RESAMPLE
+
+        stretch = f"the S x S stretch (PIL {self.policy_resample or STRETCH_RESAMPLE})"
+        policy = stretch
         if self.policy_jpeg_quality is not None:
             policy += f", JPEG quality {self.policy_jpeg_quality} round trip"
         if self.policy_qwen_vl_utils:
             policy += ", resized by qwen-vl-utils (fetch_image) to the processor's patch grid"
-        segmenter = (
-            "the same S x S image the policy sees (before any JPEG round trip)"
-            if self.segmenter_resample is None
-            else f"the original image stretched to S x S (PIL {self.segmenter_resample})"
+        if segment_at == "original":
+            segmenter = "the original image (prompts scaled to it)"
+        elif self.policy_resample is None:
+            segmenter = f"the S x S stretch (PIL {STRETCH_RESAMPLE}) the policy sees, lossless"
+        else:
+            segmenter = f"the S x S stretch (PIL {STRETCH_RESAMPLE}; the policy's differs)"
+        resized = (
+            "at the original size (no resize)"
+            if segment_at == "original"
+            else f"S x S mask resized to the image size (PIL {MASK_RESAMPLE})"
         )
         rules = self.rules(task)
         parse = (
@@ -123,14 +150,14 @@ class Profile:
             "profile": self.name,
             "policy input": policy + ", then the processor",
             "segmenter input": segmenter + (", channel-swapped (BGR)" if self.bgr else ", RGB"),
-            "max new tokens": str(self.max_new_tokens(task)),
+            "max new tokens": str(max_new_tokens or self.max_new_tokens(task)),
             "parsing": parse,
             "prompts to mask": "one call: the first box with ALL points"
             if self.joint(task)
             else "per box: the box with the points inside it; masks OR-ed; points only: one call",
-            "saved prediction": "soft: S x S mask x 255 resized bilinearly, not re-binarised"
+            "saved prediction": f"soft: {resized}, not re-binarised"
             if self.soft(task)
-            else "S x S mask resized bilinearly to the ground-truth size, then > 128",
+            else f"{resized}, then > 128",
         }
         return out  # the scoring switches (ignore, empty_iou) are described by the scorer
 
@@ -138,9 +165,9 @@ class Profile:
 DEFAULT = Profile(name="default")
 RELEASED = Profile(
     name="released",
+    policy_resample="bicubic",
     policy_jpeg_quality=75,
     policy_qwen_vl_utils=True,
-    segmenter_resample="bilinear",
     bgr=True,
     max_new_tokens_foreground=1024,
     max_new_tokens_query=512,
@@ -183,7 +210,7 @@ def _value(field_type: str, text: str, key: str) -> object:
 def with_overrides(profile: str | Profile, overrides: list[str] | None) -> Profile:
     """``profile`` with switches changed by ``KEY=VALUE`` items (``--profile-opt``); the
     result's name records them, e.g. ``default+bgr=true``."""
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
     base = get_profile(profile)
     if not overrides:
@@ -198,5 +225,5 @@ def with_overrides(profile: str | Profile, overrides: list[str] | None) -> Profi
                 f"--profile-opt {item!r}: expected KEY=VALUE with KEY one of {', '.join(types)}"
             )
         changes[key] = _value(types[key], text, key)
-    suffix = ",".join(f"{k}={str(v).lower()}" for k, v in changes.items())
+    suffix = ",".join(f"{k}={str(v).lower()}" for k, v in sorted(changes.items()))
     return replace(base, name=f"{base.name}+{suffix}", **changes)

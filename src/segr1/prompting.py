@@ -22,7 +22,7 @@ def describe_prompt(
     task: str,
     query: str | None = None,
     *,
-    is_sentence: bool = False,
+    is_sentence: bool = True,
     profile: str | Profile = "default",
     stage: str = "eval",
     side: int | None = None,

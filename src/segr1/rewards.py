@@ -19,9 +19,12 @@ Rewards (SEG-R1.md section 4):
 * :class:`SegmentationReward` - ``w_iou * IoU + w_s * clip(S, 0, 1)`` on the S x S mask.
   ``variant="smeasure"`` (default) uses the true S-measure; ``variant="released"`` reproduces
   what the released code optimised because of its double-thresholded ground truth:
-  ``w_iou * IoU + w_s * (1 - predicted area fraction)``. An answer that fails the answer
-  format's validity gate (:meth:`segr1.protocol.Answer.usable`, the gate evaluation uses) scores
-  0.0 and is counted in the logged ``usable_rate``; never None.
+  ``w_iou * IoU + w_s * (1 - predicted area fraction)``. Never None. Two gates, both the answer
+  format's: an answer that is not :attr:`~segr1.protocol.Answer.usable` (no box, no point) gets
+  an empty mask, as in evaluation; a usable answer that is not
+  :meth:`~segr1.protocol.Answer.rewardable` (no parsed point, or no box on a box task: SEG-R1.md
+  4) keeps its mask (its IoU is logged) but scores 0.0. ``usable_rate`` and ``rewardable_rate``
+  are logged.
 
 Masks come from :func:`segr1.segment.answers.segment_answers`, the function the inference
 pipeline calls: each distinct image is embedded ONCE per call (the G completions of a GRPO group
@@ -110,7 +113,7 @@ class Scored:
     """What the segmentation reward saw for one completion (kept for the rollout log)."""
 
     answer: Answer
-    usable: bool
+    rewardable: bool
     iou: float
     s: float
     reward: float
@@ -159,25 +162,22 @@ class SegmentationReward:
         preds: list[np.ndarray | None] = [None] * len(answers)
         for rows in by_image.values():
             group = segment_answers(
-                self.segmenter,
-                squares[rows[0]],
-                [answers[i] for i in rows],
-                side=self.side,
-                needs_box=self.needs_box,
+                self.segmenter, squares[rows[0]], [answers[i] for i in rows], side=self.side
             )  # (P, S, S)
             for i, pred in zip(rows, group, strict=True):
                 preds[i] = pred
         gts: dict[int, np.ndarray] = {}  # TRL repeats a row's mask object G times: convert once
         out = []
         for i, answer in enumerate(answers):
-            if not answer.usable(self.needs_box):
+            if not answer.usable:
                 out.append(Scored(answer, False, 0.0, 0.0, 0.0))
                 continue
             key = id(masks[i])
             if key not in gts:
                 gts[key] = gt_mask(masks[i], self.side)
             reward, j, s = self.score_mask(preds[i], gts[key])
-            out.append(Scored(answer, True, j, s, reward))
+            ok = answer.rewardable(self.needs_box)
+            out.append(Scored(answer, ok, j, s, reward if ok else 0.0))
         return out
 
     def __call__(
@@ -203,7 +203,8 @@ class SegmentationReward:
         self.last = self.score(image, mask, answers)
         if log_metric is not None and self.last:
             n = len(self.last)
-            log_metric("usable_rate", sum(s.usable for s in self.last) / n)
+            log_metric("usable_rate", sum(s.answer.usable for s in self.last) / n)
+            log_metric("rewardable_rate", sum(s.rewardable for s in self.last) / n)
             log_metric("format_rate", sum(s.answer.format_ok for s in self.last) / n)
             log_metric("mean_iou", sum(s.iou for s in self.last) / n)
         if log_extra is not None:

@@ -9,9 +9,11 @@ Rules of the loop (the same for both commands):
   0/1 masks read as 0/255 (:func:`segr1.data.io.read_ground_truth`);
 * ``foreground``: :class:`segr1.metrics.ForegroundMetrics` (PySODMetrics' conventions: ground
   truth > 128, each prediction min-max normalised); ``referring``:
-  :class:`segr1.metrics.ReferringMetrics` (cIoU / gIoU) on prediction and ground truth
-  binarised with :func:`segr1.imaging.binarize` (> 128), the profile deciding ignore pixels and
-  the empty / empty score;
+  :class:`segr1.metrics.ReferringMetrics` (cIoU / gIoU) on prediction and ground truth read as
+  levels (a 0/1 mask is 0/255, for both) and binarised with :func:`segr1.imaging.binarize`
+  (> 128), the profile deciding ignore pixels and the empty / empty score; when any sample has
+  ignore pixels (ReasonSeg), cIoU / gIoU are ALSO reported under both ignore rules
+  (``*_ignore_excluded``, ``*_ignore_background``);
 * a prediction whose size differs from its ground truth is resized to it (bilinear, OpenCV
   ``INTER_LINEAR``, as PySODEvalToolkit does) and counted in ``"resized"``, or is an error
   (``size_mismatch="error"``);
@@ -35,6 +37,7 @@ from segr1.data.io import IMAGE_SUFFIXES, read_ground_truth, read_mask
 from segr1.profiles import DEFAULT, Profile
 
 KINDS: tuple[str, ...] = ("foreground", "referring")
+IGNORE_RULES: tuple[str, ...] = ("excluded", "background")
 MISSING_POLICIES = ("error", "empty")
 SIZE_MISMATCH = ("resize", "error")
 _SHOW = 50  # stems listed in an error message
@@ -73,7 +76,7 @@ def score_items(
     import cv2
     from tqdm.auto import tqdm
 
-    from segr1.imaging import binarize
+    from segr1.imaging import binarize, mask_levels
     from segr1.metrics import ForegroundMetrics, ReferringMetrics
 
     if kind not in KINDS:
@@ -82,6 +85,8 @@ def score_items(
         raise ScoringError(f"size_mismatch must be one of {SIZE_MISMATCH}, got {size_mismatch!r}")
     fg = kind == "foreground"
     metrics = ForegroundMetrics() if fg else ReferringMetrics(empty_iou=profile.empty_iou)
+    by_rule = {rule: ReferringMetrics(empty_iou=profile.empty_iou) for rule in IGNORE_RULES}
+    has_ignore = False
     resized = missing = 0
     for item in tqdm(items, total=total, desc="score", unit="mask", disable=not progress):
         gt = item.gt()  # (H, W) uint8 levels
@@ -93,18 +98,29 @@ def score_items(
             if size_mismatch == "error":
                 raise ScoringError(
                     f"{item.pred}: size {pred.shape[::-1]} differs from its ground truth "
-                    f"{gt.shape[::-1]} (width, height); delete it and re-run to predict it again"
+                    f"{gt.shape[::-1]} (width, height): predictions are made at the image's "
+                    f"size, so sample {item.id!r}'s image and ground truth differ in size (fix "
+                    "the pair), or this file is not this run's (delete it and run again)"
                 )
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
             resized += 1
         if fg:
             metrics.step(pred, gt)
-        else:
-            ignore = item.ignore() if profile.ignore == "exclude" else None
-            metrics.step(binarize(pred), binarize(gt), ignore)
+            continue
+        pred_fg, gt_fg, ignore = binarize(mask_levels(pred)), binarize(gt), item.ignore()
+        metrics.step(pred_fg, gt_fg, ignore if profile.ignore == "exclude" else None)
+        has_ignore = has_ignore or (ignore is not None and bool(ignore.any()))
+        by_rule["excluded"].step(pred_fg, gt_fg, ignore)
+        by_rule["background"].step(pred_fg, gt_fg, None)
     if not metrics.count:
         raise ScoringError("nothing to score")
     results = metrics.results()
+    if has_ignore:
+        for rule, acc in by_rule.items():
+            both = acc.results()
+            results.update(
+                {f"cIoU_ignore_{rule}": both["cIoU"], f"gIoU_ignore_{rule}": both["gIoU"]}
+            )
     return {"count": results.pop("count"), **results, "resized": resized, "missing": missing}
 
 
@@ -143,8 +159,10 @@ def score_folders(
     result = score_items(items, kind, profile=profile, progress=progress, total=len(items))
     return {
         **result,
+        "task": kind,
+        "profile": profile.name,
         "unmatched_predictions": sorted(set(preds) - set(gts)),
-        "conventions": conventions(kind, profile, missing=missing),
+        "conventions": conventions(kind, profile, missing=missing, ignore_source=False),
     }
 
 
@@ -178,6 +196,9 @@ def conventions(
     task: str | None = None,
     missing: str = "error",
     size_mismatch: str = "resize",
+    ignore_source: bool = True,
+    segment_at: str = "model",
+    max_new_tokens: int | None = None,
 ) -> dict[str, str]:
     """The scoring rules in words, generated from the metric constants and the profile's
     scoring switches; with ``task`` (an evaluation) also every other switch of the profile."""
@@ -185,7 +206,7 @@ def conventions(
 
     out: dict[str, str] = {}
     if task is not None:
-        out.update(profile.conventions(task))
+        out.update(profile.conventions(task, segment_at, max_new_tokens))
     level = f"level > {c.GT_THRESHOLD} is foreground; a 0/1 mask is read as 0/255"
     if kind == "foreground":
         out["metrics"] = (
@@ -207,10 +228,16 @@ def conventions(
             "mean of per-sample IoU; an empty prediction on an empty ground truth scores "
             f"{profile.empty_iou:g}"
         )
-        out["ignore pixels"] = (
+        rule = (
             "excluded from intersection and union"
             if profile.ignore == "exclude"
             else "counted as background"
+        )
+        out["ignore pixels"] = (
+            f"{rule} in cIoU / gIoU; both rules also reported (*_ignore_excluded, "
+            "*_ignore_background) when a sample has ignore pixels (ReasonSeg)"
+            if ignore_source
+            else "none: mask folders carry no ignore regions"
         )
     out["size"] = (
         "a prediction of another size is resized to the ground truth (bilinear, "

@@ -8,7 +8,9 @@ next-token prediction on NOISY answers derived from the training masks:
   (``box_noise`` x the box's size), so the warm-up policy is deliberately imprecise;
 * ``n_fg`` foreground points drawn from the mask, ``n_bg`` background points drawn from outside
   the (noisy) box, with their labels;
-* scenes with no object are skipped (the format asks for a box).
+* scenes with no object are skipped (the format asks for a box);
+* the prompt is ``Template(cfg.task, cfg.stage)`` with each sample's own query (referring /
+  reasoning samples), so a policy can be warmed up on the very texts it will be evaluated with.
 
 Loss is on the answer tokens only. This stage never sees a reward; GRPO, which follows it, never
 sees a target answer. Contract: plain PyTorch loop, deterministic for a seed, progress bar.
@@ -41,6 +43,8 @@ class WarmupConfig:
     side: int = 224
     think: str = "object"
     seed: int = 0
+    task: str = "foreground"  # the prompt template's task ...
+    stage: str = "train"  # ... and stage
 
 
 def _box(mask: np.ndarray) -> np.ndarray | None:
@@ -75,25 +79,35 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
     return format_answer(Answer([box], points, labels, think=cfg.think, points_parsed=True))
 
 
-def _pairs(samples: Sequence, side: int) -> list[tuple[Image.Image, np.ndarray]]:
+def _examples(samples: Sequence, side: int, template: Template, processor) -> list[tuple]:
+    """(S x S image, (S, S) bool mask, chat prompt, its token count) per sample with an object."""
     out = []
     for s in tqdm(samples, desc="warm-up data", unit="img", leave=False):
         image = Image.fromarray(stretch(s.load_image(), side))
         m = binarize(resize_levels(s.load_mask(), (side, side)))  # (S, S) bool
         if m.any():
-            out.append((image, m))
+            messages = template.messages(s.query, s.is_sentence)
+            prompt = processor.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+            n_prompt = len(processor(text=[prompt], images=[image]).input_ids[0])
+            out.append((image, m, prompt, n_prompt))
     return out
 
 
-def answer_step(model, processor, opt, n_prompt: int, texts: list[str], images: list) -> float:
+def answer_step(
+    model, processor, opt, n_prompt: int | Sequence[int], texts: list[str], images: list
+) -> float:
     """One next-token step on ``texts`` (prompt + answer + end token, padded on the RIGHT so the
-    ``n_prompt`` prompt tokens come first): loss on the answer tokens only, gradient norm
-    clipped at 1. Returns the loss."""
+    prompt tokens come first; ``n_prompt`` of them, one count for all rows or one per row): loss
+    on the answer tokens only, gradient norm clipped at 1. Returns the loss."""
     import torch
 
     enc = processor(text=texts, images=images, return_tensors="pt", padding=True)
     labels = enc["input_ids"].clone()
-    labels[:, :n_prompt] = -100
+    counts = [n_prompt] * len(texts) if isinstance(n_prompt, int) else list(n_prompt)
+    for row, n in enumerate(counts):
+        labels[row, :n] = -100
     labels[enc["attention_mask"] == 0] = -100
     loss = model(**enc, labels=labels).loss
     loss.backward()
@@ -119,14 +133,10 @@ def warmup(
     rng = np.random.default_rng(cfg.seed)
     model, processor = load_policy(str(policy_dir), device="cpu", dtype="float32")
     tok = processor.tokenizer
-    pairs = _pairs(samples, cfg.side)
-    if not pairs:
+    examples = _examples(samples, cfg.side, Template(cfg.task, cfg.stage), processor)
+    if not examples:
         raise ValueError("warm-up needs samples with a non-empty mask")
-    prompt = processor.apply_chat_template(
-        Template("foreground", stage="train").messages(), add_generation_prompt=True, tokenize=False
-    )
     end = tok.eos_token or "<|im_end|>"
-    n_prompt = len(processor(text=[prompt], images=[pairs[0][0]]).input_ids[0])
     padding_side, tok.padding_side = tok.padding_side, "right"  # prompt tokens first in every row
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
     warm = max(1, cfg.steps // 20)
@@ -139,10 +149,11 @@ def warmup(
     model.train()
     bar = tqdm(range(cfg.steps), desc="warm-up (supervised)", disable=not progress)
     for _ in bar:
-        idx = rng.choice(len(pairs), size=min(cfg.batch_size, len(pairs)), replace=False)
-        images = [pairs[i][0] for i in idx]
-        texts = [prompt + noisy_answer(pairs[i][1], rng, cfg) + end for i in idx]
-        loss = answer_step(model, processor, opt, n_prompt, texts, images)
+        idx = rng.choice(len(examples), size=min(cfg.batch_size, len(examples)), replace=False)
+        batch = [examples[i] for i in idx]
+        texts = [prompt + noisy_answer(m, rng, cfg) + end for _, m, prompt, _ in batch]
+        images, counts = [e[0] for e in batch], [e[3] for e in batch]
+        loss = answer_step(model, processor, opt, counts, texts, images)
         sched.step()
         bar.set_postfix(loss=f"{loss:.3f}")
     model.eval()

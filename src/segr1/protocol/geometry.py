@@ -115,10 +115,10 @@ def scale_prompts(
 
 
 def answer_prompts(
-    answer: Answer, model_side: int, target: Size, needs_box: bool = True, joint: bool = False
+    answer: Answer, model_side: int, target: Size, joint: bool = False
 ) -> Prompts | None:
-    """The prompts of a usable answer (:meth:`Answer.usable`) in ``target``; None otherwise."""
-    if not answer.usable(needs_box):
+    """The prompts of a usable answer (:attr:`Answer.usable`) in ``target``; None otherwise."""
+    if not answer.usable:
         return None
     return scale_prompts(answer.boxes, answer.points, answer.labels, model_side, target, joint)
 

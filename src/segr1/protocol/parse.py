@@ -1,7 +1,10 @@
 """Completion text <-> :class:`Answer` (boxes, points, labels, think). Pure Python: no torch,
 no numpy. This module is the Seg-R1 answer format: it parses (:func:`parse_answer`), writes
-(:func:`format_answer`) and decides whether an answer can prompt a segmenter
-(:meth:`Answer.usable`, the ONE validity gate the reward and evaluation share).
+(:func:`format_answer`) and decides what an answer is good for: :attr:`Answer.usable` (it can
+prompt the segmenter: a box or a point; the ONE gate deciding which answers get a mask, in the
+reward and in evaluation alike) and :meth:`Answer.rewardable` (the segmentation reward's stricter
+requirement of SEG-R1.md section 4: parsed points, at least one, and a box for box tasks; a
+usable answer outside it still gets its mask, but scores 0).
 
 Contract of :func:`parse_answer`:
 
@@ -18,7 +21,8 @@ Contract of :func:`parse_answer`:
 
 :class:`ParseRules` selects the released evaluation's stricter readings (``RELEASED_RULES``:
 non-negative integers only, a tag holding anything else counts as absent;
-``RELEASED_REASONSEG_RULES``: additionally only the FIRST ``<bbox>``, closing tag optional).
+``RELEASED_REASONSEG_RULES``: additionally only the FIRST ``<bbox>``, closing tag optional; the
+released rules do not read a list of boxes inside one tag).
 
 The literal grammar accepted inside a tag is Python/JSON list syntax restricted to numbers:
 ``[`` / ``(`` nesting, ``,`` separators (a trailing comma is allowed), and decimal numbers
@@ -59,6 +63,7 @@ class ParseRules:
 
     boxes: Literal["all", "first"] = "all"
     integers_only: bool = False
+    box_lists: bool = True  # a single <bbox> holding a list of 4-number lists (our extension)
 
     def __post_init__(self) -> None:
         if self.boxes not in ("all", "first"):
@@ -67,9 +72,9 @@ class ParseRules:
 
 DEFAULT_RULES = ParseRules()
 #: The released evaluation's parser for foreground and referring answers.
-RELEASED_RULES = ParseRules(integers_only=True)
+RELEASED_RULES = ParseRules(integers_only=True, box_lists=False)
 #: The released ReasonSeg evaluation's parser: first box only, closing tag optional.
-RELEASED_REASONSEG_RULES = ParseRules(boxes="first", integers_only=True)
+RELEASED_REASONSEG_RULES = ParseRules(boxes="first", integers_only=True, box_lists=False)
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,17 @@ class Answer:
     def has_think(self) -> bool:
         return self.think is not None
 
-    def usable(self, needs_box: bool = True) -> bool:
-        """The one validity gate: can this answer prompt the segmenter? At least one parsed
-        point (with its label) and, when the task asks for boxes, at least one box. An answer
-        that fails it gets an empty mask in evaluation and segmentation reward 0 in training."""
+    @property
+    def usable(self) -> bool:
+        """The one gate: can this answer prompt the segmenter? A box or a point (SEG-R1.md 3:
+        a box alone, points alone, or both). An answer that fails it gets an empty mask, in
+        training and evaluation alike, and is counted."""
+        return bool(self.boxes) or bool(self.points)
+
+    def rewardable(self, needs_box: bool = True) -> bool:
+        """The segmentation reward's requirement (SEG-R1.md 4): parsed points and labels, at
+        least one point, and a box when the task asks for boxes. A usable answer that fails it
+        still has a mask; the reward scores it 0."""
         return self.points_parsed and bool(self.points) and (bool(self.boxes) or not needs_box)
 
     @property
@@ -122,6 +134,7 @@ class Answer:
             "has_think": self.has_think,
             "points_parsed": self.points_parsed,
             "format_ok": self.format_ok,
+            "usable": self.usable,
         }
 
 
@@ -283,7 +296,7 @@ def _boxes(contents: list[str], rules: ParseRules = DEFAULT_RULES) -> list[list[
             continue
         if _is_box(value):
             boxes.append(list(value))
-        elif isinstance(value, list) and value and all(_is_box(b) for b in value):
+        elif rules.box_lists and isinstance(value, list) and value and all(map(_is_box, value)):
             boxes.extend(list(b) for b in value)
     return boxes
 

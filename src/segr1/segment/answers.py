@@ -3,8 +3,8 @@
 :func:`segment_answers` takes parsed answers (written in the policy's S x S frame) and the image
 the segmenter should embed, and returns one mask per answer:
 
-* an answer that fails the answer format's validity gate (:meth:`Answer.usable`) gets an empty
-  mask; it is never dropped, so ``masks[i]`` always belongs to ``answers[i]``;
+* an answer that fails the answer format's gate (:attr:`Answer.usable`: a box or a point) gets
+  an empty mask; it is never dropped, so ``masks[i]`` always belongs to ``answers[i]``;
 * the usable answers' prompts are scaled from the S x S frame to the image's frame, and decoded
   against ONE embedding of the image (through the segmenter's cache) in ONE batched call;
 * the image is embedded only when at least one answer is usable.
@@ -26,10 +26,10 @@ from segr1.segment.base import Segmenter
 
 
 def usable_prompts(
-    answers: Sequence[Answer], side: int, size: tuple[int, int], needs_box: bool, joint: bool
+    answers: Sequence[Answer], side: int, size: tuple[int, int], joint: bool
 ) -> list[Prompts | None]:
     """Each answer's prompts in the ``size = (W, H)`` frame, or None when it is not usable."""
-    return [answer_prompts(a, side, size, needs_box, joint) for a in answers]
+    return [answer_prompts(a, side, size, joint) for a in answers]
 
 
 def segment_answers(
@@ -38,16 +38,14 @@ def segment_answers(
     answers: Sequence[Answer],
     *,
     side: int,
-    needs_box: bool = True,
     joint: bool = False,
 ) -> np.ndarray:
     """``(P, H, W)`` bool: the mask each answer's prompts give on ``image`` (``(H, W, 3)`` uint8
-    RGB). ``side``: the S of the frame the answers are written in. ``needs_box``: the task asks
-    for boxes (False for pre-RL). ``joint``: the released ReasonSeg rule (one call, first box
-    with all points) instead of the per-box rule."""
+    RGB). ``side``: the S of the frame the answers are written in. ``joint``: the released
+    ReasonSeg rule (one call: the first box with all points) instead of the per-box rule."""
     h, w = image.shape[:2]
     out = np.zeros((len(answers), h, w), dtype=bool)  # (P, H, W)
-    sets = usable_prompts(answers, side, (w, h), needs_box, joint)
+    sets = usable_prompts(answers, side, (w, h), joint)
     todo = [i for i, p in enumerate(sets) if p is not None]
     if not todo:
         return out

@@ -81,7 +81,8 @@ class SegR1Config(GRPOConfig):
         default="grabcut",
         metadata=_help(
             "The frozen segmenter: 'grabcut' (no weights), 'sam2-random-tiny' (offline tests), "
-            "or a SAM2 hub id / directory such as facebook/sam2.1-hiera-large. Built once."
+            "a SAM2 hub id / directory such as facebook/sam2.1-hiera-large, or an official SAM2 "
+            ".pt checkpoint (sam2.1_hiera_large.pt; needs segr1[sam2]). Built once."
         ),
     )
     segmenter_device: str = field(
@@ -114,7 +115,9 @@ class SegR1Config(GRPOConfig):
         default="foreground",
         metadata=_help(
             "Prompt template and reward task: foreground (box + points), prerl (points only), "
-            "referring / reasoning (every row must carry a query), or auto (each row's own task)."
+            "referring / reasoning (every row must carry a query; segr1's own training texts: the "
+            "released evaluation question plus the format instruction), or auto (each row's own "
+            "task)."
         ),
     )
     image_side: int = field(
