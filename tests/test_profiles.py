@@ -261,4 +261,8 @@ def test_score_referring_from_the_cli(tmp_path):
     assert res.exit_code == 0, res.output
     saved = json.loads(out.read_text())
     assert saved["cIoU"] == saved["gIoU"] == pytest.approx(0.5)
-    assert "gIoU" in saved["conventions"] and "Sm" not in saved
+    assert "gIoU" in saved["conventions"] and "Sm" not in saved and saved["task"] == "referring"
+    write_mask(tmp_path / "pred" / "a.png", (pred > 0).astype(np.uint8))  # a 0/1 prediction
+    res = runner.invoke(app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"),
+                              "--task", "referring", "--json", str(out)])  # fmt: skip
+    assert json.loads(out.read_text())["cIoU"] == pytest.approx(0.5)

@@ -232,6 +232,9 @@ def eval_cmd(
         prof = _profile(profile, profile_opt)
         samples = load_dataset(dataset, root, split, **opts)
         task = samples[0].task if samples else "foreground"
+        if sample != "all" and task == "foreground":
+            typer.echo("note: --sample released keeps every image of a foreground set, as the "
+                       "released evaluation did", err=True)  # fmt: skip
         samples = sampling.choose_samples(samples, sample, seed)[:limit]
         pipe = _pipeline(
             model, segmenter=segmenter, task=task,
