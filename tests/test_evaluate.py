@@ -203,3 +203,19 @@ def test_eval_cli_released_profile(answering_policy_dir, wide_root, tmp_path):
     assert len(levels) == 3 and all(m.shape == (80, 120) for m in levels)
     assert any(len(np.unique(m)) > 2 for m in levels)  # soft edges were saved
     assert "--profile" in runner.invoke(app, ["eval", "--help"]).output
+
+
+def test_files_left_out_by_the_reader_are_reported(pipe, wide_root, tmp_path):
+    import shutil
+
+    from segr1.data.registry import load_dataset
+
+    root = tmp_path / "data"
+    shutil.copytree(wide_root, root)
+    shutil.copy(root / "images" / sorted(p.name for p in (root / "images").iterdir())[0],
+                root / "images" / "orphan.png")  # fmt: skip
+    samples = load_dataset("folder", root, images="images", masks="masks", unpaired="drop")
+    assert [d.split(":")[0] for d in samples.dropped] == [str(root / "images" / "orphan.png")]
+    result = evaluate(pipe, samples[:2], tmp_path / "out", dropped=samples.dropped, progress=False)
+    assert result["dropped"] == samples.dropped and result["count"] == 2
+    assert "orphan.png" in (tmp_path / "out" / "report.md").read_text()

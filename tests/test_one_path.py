@@ -160,7 +160,7 @@ def test_joint_rule_uses_the_first_box_and_all_points():
 def test_ground_truth_levels_for_0_1_palette_and_grey_masks(tmp_path):
     """One reading of ground truths everywhere: 0/1 (also palette indices 0/1) is 0/255; other
     palette masks are read by colour; bool is 0/255."""
-    from segr1.data.io import read_ground_truth
+    from segr1.data.io import read_mask
     from segr1.imaging import mask_levels
 
     idx = np.zeros((4, 5), np.uint8)
@@ -169,9 +169,9 @@ def test_ground_truth_levels_for_0_1_palette_and_grey_masks(tmp_path):
         img = Image.fromarray(idx * index, "P")
         img.putpalette(palette + [0] * (768 - len(palette)))
         img.save(tmp_path / "p.png")
-        levels = read_ground_truth(tmp_path / "p.png")
+        levels = read_mask(tmp_path / "p.png")
         assert levels.max() == 255 and (levels > 128).sum() == 6, palette
     Image.fromarray(idx).save(tmp_path / "g.png")
-    assert read_ground_truth(tmp_path / "g.png").max() == 255
+    assert read_mask(tmp_path / "g.png").max() == 255
     assert mask_levels(idx.astype(bool)).max() == 255
     assert mask_levels(idx * 200).max() == 200  # a real 0..255 mask is kept as it is

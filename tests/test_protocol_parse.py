@@ -8,6 +8,9 @@ from hypothesis import strategies as st
 
 from segr1 import parse_answer
 from segr1.protocol.parse import (
+    MAX_ABS,
+    MAX_BOXES,
+    MAX_POINTS,
     RELEASED_REASONSEG_RULES,
     RELEASED_RULES,
     Answer,
@@ -116,8 +119,8 @@ def test_never_raises_on_any_text(text):
 
 
 numbers = st.one_of(
-    st.integers(-(10**12), 10**12),
-    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(-(10**6), 10**6),
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
 )
 answers = st.builds(
     lambda boxes, pts, think, parsed: Answer(
@@ -128,7 +131,7 @@ answers = st.builds(
         points_parsed=parsed,
     ),
     st.lists(st.tuples(numbers, numbers, numbers, numbers), max_size=3),
-    st.lists(st.tuples(numbers, numbers, st.integers(0, 1)), max_size=10),
+    st.lists(st.tuples(numbers, numbers, st.integers(0, 1)), max_size=10),  # within the limits
     st.one_of(st.none(), st.text(alphabet=st.characters(exclude_characters="<>"), max_size=40)),
     st.booleans(),
 )
@@ -224,3 +227,46 @@ def test_one_megabyte_of_well_formed_text_is_linear():
         answer = parse_answer(big)
         assert len(answer.boxes) == n if build is boxes else len(answer.points) == n
         assert _best_of(big) < 8 * _best_of(build(n // 4)) + 0.05, big[:40]
+
+
+hostile_numbers = st.one_of(
+    st.integers().map(str),
+    st.integers(10**18, 10**400).map(str),
+    st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "-0", "1e-400", "0x10", "1_0"]),
+    st.sampled_from(["\u0663", "\uff11", "\x00", "1\x002", "\u00b2", "\U0001d7d9"]),
+    st.floats().map(repr),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(hostile_numbers, min_size=1, max_size=6), st.sampled_from(["bbox", "points"]))
+def test_never_raises_on_hostile_numbers(values, tag):
+    body = "[" + ",".join(values) + "]"
+    text = f"<{tag}>{body if tag == 'bbox' else '[' + body + ']'}</{tag}> <labels>[1]</labels>"
+    answer = parse_answer(text)
+    for box in answer.boxes:  # whatever is read is a usable coordinate
+        assert all(abs(float(v)) <= MAX_ABS for v in box)
+    for point in answer.points:
+        assert all(abs(float(v)) <= MAX_ABS for v in point)
+    import numpy as np
+
+    np.asarray(answer.boxes, np.float32)  # the geometry downstream never overflows
+
+
+def test_huge_integer_is_not_a_coordinate():
+    text = "<bbox>[" + "9" * 300 + ",1,2,3]</bbox> <points>[[1,1]]</points> <labels>[1]</labels>"
+    assert parse_answer(text).boxes == []
+
+
+def test_answers_over_the_limits_are_not_usable():
+    boxes = "".join(f"<bbox>[0,0,{i + 1},{i + 1}]</bbox>" for i in range(MAX_BOXES + 1))
+    text = boxes + " <points>[[1,1]]</points> <labels>[1]</labels>"
+    a = parse_answer(text)
+    assert len(a.boxes) == MAX_BOXES + 1 and a.over_limit and not a.usable
+    assert not a.rewardable() and a.to_dict()["over_limit"]
+    at_limit = "".join(f"<bbox>[0,0,{i + 1},{i + 1}]</bbox>" for i in range(MAX_BOXES))
+    assert parse_answer(at_limit + " <points>[[1,1]]</points> <labels>[1]</labels>").usable
+    pts = ",".join("[1,1]" for _ in range(MAX_POINTS + 1))
+    labels = ",".join("1" for _ in range(MAX_POINTS + 1))
+    b = parse_answer(f"<bbox>[0,0,9,9]</bbox> <points>[{pts}]</points> <labels>[{labels}]</labels>")
+    assert b.over_limit and not b.usable

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segr1.cli import app
-from segr1.data.io import ImageReadError, write_mask
+from segr1.data.io import write_mask
 from segr1.metrics import FOREGROUND_KEYS, ForegroundMetrics
 from segr1.scoring import ScoringError, score_folders
 
@@ -91,9 +91,13 @@ def test_unreadable_file_names_its_path(folders):
     bad = pred_dir / "a.png"
     bad.write_bytes(b"not a png")
     result = runner.invoke(app, ["score", str(pred_dir), str(gt_dir)])
-    assert result.exit_code == 2
-    assert str(bad) in result.output
-    with pytest.raises(ImageReadError, match=r"a\.png"):
+    assert result.exit_code == 1  # the others are scored; the unreadable one is listed
+    assert str(bad) in result.output and "scored 2 mask(s)" in result.output
+    res = score_folders(pred_dir, gt_dir, progress=False)
+    assert res["count"] == 2 and len(res["unreadable"]) == 1 and "a.png" in res["unreadable"][0]
+    for p in pred_dir.iterdir():
+        p.write_bytes(b"junk")
+    with pytest.raises(ScoringError, match="every file was unreadable"):
         score_folders(pred_dir, gt_dir, progress=False)
 
 

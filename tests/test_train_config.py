@@ -115,7 +115,7 @@ def test_latest_checkpoint_skips_incomplete(tmp_path: Path) -> None:
         d = tmp_path / f"checkpoint-{step}"
         d.mkdir()
         if complete:
-            (d / "trainer_state.json").write_text("{}")
+            (d / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
     (tmp_path / "checkpoint-x").mkdir()
     assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-2", "checkpoint-10"]
     assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
@@ -159,7 +159,7 @@ def test_resume_needs_a_complete_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         resume_checkpoint(cfg)
     (tmp_path / "checkpoint-5").mkdir()
-    (tmp_path / "checkpoint-5" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-5" / "trainer_state.json").write_text('{"global_step": 5}')
     (tmp_path / "checkpoint-7").mkdir()  # killed while saving: no trainer_state.json
     assert resume_checkpoint(cfg) == str(tmp_path / "checkpoint-5")
     cfg = parse_config(["--output_dir", str(tmp_path), *CPU, "--resume", str(tmp_path / "x")])

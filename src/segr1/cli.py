@@ -4,9 +4,10 @@ heavy imports happen inside the command so ``segr1 --help`` stays fast."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+import yaml
 
 if TYPE_CHECKING:
     from segr1.inference import Pipeline
@@ -21,6 +22,29 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Dataset utilities.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
+
+#: What a user's input can raise: one line "error: ..." and exit code 2 (``--debug``: traceback).
+USER_ERRORS = (ValueError, OSError, ImportError, TypeError, yaml.YAMLError)
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error instead of one line."
+    ),
+) -> None:
+    """Seg-R1: train, evaluate and run a VLM that prompts a frozen segmenter."""
+    _state["debug"] = debug
+
+
+def _fail(err: BaseException) -> NoReturn:
+    """Report a user error in one line (exit code 2), or re-raise it under ``--debug``."""
+    if _state["debug"]:
+        raise err
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(2) from None
+
 
 # Options shared by the commands that build a Pipeline (predict, eval) or read a dataset
 # (eval, data inspect): declared once so their names, defaults and help cannot drift apart.
@@ -156,12 +180,13 @@ def predict(
     batch_size: int = typer.Option(4, min=1, help="Images per generation batch."),
 ) -> None:
     """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
-    from segr1.inference import predict_paths
+    from segr1.inference import check_predict_out, collect_images, predict_paths
     from segr1.prompting import default_side
     from segr1.protocol.templates import Template
 
-    try:
-        Template(task, stage).user_text(query)  # a missing query fails before any model loads
+    try:  # inputs, outputs, query and device are checked before any model loads
+        check_predict_out(collect_images(images), Path(out))
+        Template(task, stage).user_text(query)
         _check_device(device)
         pipe = _pipeline(
             model, segmenter=segmenter, task=task, side=side or default_side(task),
@@ -172,9 +197,8 @@ def predict(
         written, errors = predict_paths(
             pipe, images, out, query=query, is_sentence=sentence, batch_size=batch_size
         )
-    except (ValueError, OSError, ImportError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except USER_ERRORS as e:
+        _fail(e)
     typer.echo(f"wrote {written} prediction(s) to {out}")
     for message in errors:
         typer.echo(f"unreadable: {message}", err=True)
@@ -219,11 +243,17 @@ def eval_cmd(
     limit: int | None = typer.Option(
         None, min=1, help="Evaluate only the first N samples (smoke runs)."
     ),
+    force_new: bool = typer.Option(
+        False,
+        "--force-new",
+        help="--out holds a run with other settings: delete that run's own files (run.json, "
+        "completions, reports, its masks) and start over.",
+    ),
 ) -> None:
     """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
     from segr1.data import sampling
     from segr1.data.registry import load_dataset
-    from segr1.evaluate import evaluate
+    from segr1.evaluate import check_outputs_apart, evaluate
     from segr1.prompting import default_side
 
     try:
@@ -232,24 +262,32 @@ def eval_cmd(
         prof = _profile(profile, profile_opt)
         samples = load_dataset(dataset, root, split, **opts)
         task = samples[0].task if samples else "foreground"
+        dropped = list(getattr(samples, "dropped", []))
         if sample != "all" and task == "foreground":
             typer.echo("note: --sample released keeps every image of a foreground set, as the "
                        "released evaluation did", err=True)  # fmt: skip
         samples = sampling.choose_samples(samples, sample, seed)[:limit]
+        check_outputs_apart(Path(out), samples)  # before any model loads
         pipe = _pipeline(
             model, segmenter=segmenter, task=task,
             side=side or default_side(task), device=device, dtype=dtype,
             profile=prof, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
         )  # fmt: skip
         result = evaluate(
-            pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
-            sampling=sampling.describe(sample, seed, task), batch_size=batch_size,
+            pipe, samples, out, dataset=dataset, root=root, split=split, model=model,
+            segmenter=segmenter, sampling=sampling.describe(sample, seed, task), dropped=dropped,
+            batch_size=batch_size, force_new=force_new,
         )  # fmt: skip
-    except (ValueError, OSError, TypeError, ImportError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except USER_ERRORS as e:
+        _fail(e)
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
     typer.echo(f"{result['count']} samples, {result['unusable']} unusable answers; wrote {out}")
+    for message in result["dropped"]:
+        typer.echo(f"left out by the reader: {message}", err=True)
+    for message in result["unreadable"]:
+        typer.echo(f"unreadable: {message}", err=True)
+    if result["unreadable"]:
+        raise typer.Exit(1)
 
 
 @app.command(
@@ -259,16 +297,17 @@ def eval_cmd(
 def train(ctx: typer.Context) -> None:
     """GRPO training: segr1 train --config FILE.yaml [--key value ...]; --help lists all keys."""
     from segr1.train.config import parse_config
+    from segr1.train.data import check_specs
     from segr1.train.main import resume_checkpoint
     from segr1.train.main import train as run_training
 
     try:
         cfg = parse_config(ctx.args)
         resume_checkpoint(cfg)  # a bad --resume fails here, before any model loads
-    except (ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    result = run_training(cfg)
+        check_specs(cfg.dataset_specs)  # and missing, empty or unpaired data
+        result = run_training(cfg)
+    except USER_ERRORS as e:
+        _fail(e)
     typer.echo(f"trained {result.global_step} steps; final policy in {result.final_dir}")
 
 
@@ -292,17 +331,15 @@ def score(
     (here a prediction of another size is resized to its ground truth and counted)."""
     import json
 
-    from segr1.data.io import ImageReadError
-    from segr1.scoring import ScoringError, kind_of, score_folders
+    from segr1.scoring import kind_of, score_folders
 
     try:
         if task not in ("foreground", "prerl", "referring", "reasoning"):
             raise ValueError(f"--task {task!r}: choose foreground, referring or reasoning")
         prof = _profile(profile, profile_opt)
         result = score_folders(pred_dir, gt_dir, missing=missing, kind=kind_of(task), profile=prof)
-    except (ScoringError, ImageReadError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except USER_ERRORS as e:
+        _fail(e)
     typer.echo(f"{'metric':<8} {'value':>8}")
     for key, value in result.items():
         if isinstance(value, float):
@@ -311,6 +348,8 @@ def score(
         f"scored {result['count']} mask(s); resized {result['resized']}; "
         f"missing scored as empty {result['missing']}"
     )
+    for message in result["unreadable"]:
+        typer.echo(f"unreadable (not scored): {message}", err=True)
     if result["unmatched_predictions"]:
         stems = ", ".join(result["unmatched_predictions"])
         typer.echo(f"predictions without ground truth (not scored): {stems}")
@@ -318,6 +357,8 @@ def score(
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         typer.echo(f"wrote {json_path}")
+    if result["unreadable"]:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -345,9 +386,8 @@ def prompt(
             task, query, is_sentence=sentence, profile=_profile(profile, profile_opt),
             stage=stage, side=side, model=model,
         )  # fmt: skip
-    except (ValueError, FileNotFoundError, ImportError, OSError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except USER_ERRORS as e:
+        _fail(e)
     typer.echo(json.dumps(info, indent=2, ensure_ascii=False))
 
 
@@ -374,9 +414,8 @@ def data_synth(
         cfg = SynthConfig(size=size, camo_strength=camo_strength, camo_fraction=camo_fraction)
         n_te = round(0.3 * n) if n_test is None else n_test
         meta = generate(out, n, n_te, seed=seed, config=cfg, overwrite=overwrite)
-    except (ValueError, FileExistsError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except USER_ERRORS as e:
+        _fail(e)
     for split, info in meta["splits"].items():
         typer.echo(f"{split}: {info['n']} scenes {info['counts']} -> {out}")
 
@@ -408,9 +447,8 @@ def data_inspect(
     try:
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         typer.echo(describe(dataset, root, split, show=show, **opts))
-    except (ValueError, FileNotFoundError, TypeError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except USER_ERRORS as e:
+        _fail(e)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from segr1.data.io import write_mask
@@ -57,6 +59,7 @@ class Record:
     completion: str
     answer: dict
     usable: bool  # passed the validity gate (else: an empty mask)
+    error: str | None = None  # the image could not be read: an empty mask, redone on resume
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -107,7 +110,7 @@ def predict_dataset(
     masks_dir.mkdir(parents=True, exist_ok=True)
     log = out / "completions.jsonl"
     _repair_tail(log)
-    done = read_records(log)
+    done = {k: r for k, r in read_records(log).items() if not r.get("error")}
     todo = [s for s in samples if not (s.id in done and (masks_dir / f"{s.id}.png").exists())]
     bar = tqdm(
         total=len(samples),
@@ -117,20 +120,46 @@ def predict_dataset(
         disable=not progress,
     )
     for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        images = [s.load_image() for s in batch]
-        preds = pipeline.predict_batch(
-            images, queries=[s.query for s in batch], is_sentence=[s.is_sentence for s in batch]
-        )
-        records = []
-        for sample, pred in zip(batch, preds, strict=True):
-            write_mask(masks_dir / f"{sample.id}.png", pred.levels)
-            records.append(Record(sample.id, pred.completion, pred.answer.to_dict(), pred.usable))
+        records = _predict_batch(pipeline, todo[start : start + batch_size], masks_dir)
         _append(log, records)
         done.update({r.id: r.__dict__ for r in records})
-        bar.update(len(batch))
+        bar.update(len(records))
     bar.close()
     return done
+
+
+def _predict_batch(pipeline: Any, batch: Sequence[Sample], masks_dir: Path) -> list[Record]:
+    """Predict one batch; an unreadable image gets an empty mask at its ground truth's size
+    (when that is readable) and a record naming the error, and is tried again on resume."""
+    from segr1.data.io import ImageReadError
+    from segr1.protocol.parse import Answer
+
+    images, errors = {}, {}
+    for s in batch:
+        try:
+            images[s.id] = s.load_image()
+        except ImageReadError as e:
+            errors[s.id] = str(e)
+            tqdm.write(f"unreadable: {e}")
+    ok = [s for s in batch if s.id in images]
+    preds = pipeline.predict_batch(
+        [images[s.id] for s in ok],
+        queries=[s.query for s in ok],
+        is_sentence=[s.is_sentence for s in ok],
+    ) if ok else []  # fmt: skip
+    by_id = dict(zip((s.id for s in ok), preds, strict=True))
+    records = []
+    for s in batch:
+        if s.id in by_id:
+            pred = by_id[s.id]
+            write_mask(masks_dir / f"{s.id}.png", pred.levels)
+            records.append(Record(s.id, pred.completion, pred.answer.to_dict(), pred.usable))
+            continue
+        with contextlib.suppress(ImageReadError):  # unreadable ground truth: scoring lists it
+            # an empty prediction keeps the sample in the denominator
+            write_mask(masks_dir / f"{s.id}.png", np.zeros(s.load_mask().shape, np.uint8))
+        records.append(Record(s.id, "", Answer().to_dict(), False, errors[s.id]))
+    return records
 
 
 def score_samples(
@@ -144,16 +173,23 @@ def score_samples(
     )
 
 
-def run_manifest(pipeline: Any, **fields: Any) -> dict[str, Any]:
-    """What determines a run's masks (compared on resume): ``fields`` (dataset, model,
-    segmenter), the profile's mask-deciding switches, the prompt, S, the budget, the dtype."""
+def run_manifest(pipeline: Any, samples: Sequence[Sample], **fields: Any) -> dict[str, Any]:
+    """What determines a run's masks (compared on resume): ``fields`` (dataset, root, split,
+    model, segmenter), the sample ids, the profile's mask-deciding switches, the prompt, S, the
+    budget, the dtype. (The sampling description and the scoring switches are not compared.)"""
+    import hashlib
+
     profile = getattr(pipeline, "profile", DEFAULT)
     template = getattr(pipeline, "template", None)
-    model = fields.get("model")
-    if model and Path(str(model)).exists():
-        fields["model"] = str(Path(str(model)).resolve())
+    for key in ("model", "root"):
+        value = fields.get(key)
+        if value and Path(str(value)).exists():
+            fields[key] = str(Path(str(value)).resolve())
+    ids = hashlib.sha256("\n".join(s.id for s in samples).encode()).hexdigest()[:16]
     return {
         **fields,
+        "samples": len(samples),
+        "sample_ids_sha256": ids,
         "profile_switches": profile.generation(),
         "side": getattr(pipeline, "side", None),
         "template": template.name if template is not None else None,
@@ -175,26 +211,56 @@ def _differences(old: dict, new: dict, prefix: str = "") -> dict[str, tuple]:
     return out
 
 
-def check_run(out: Path, manifest: dict[str, Any]) -> None:
-    """Write ``run.json``, or refuse to resume into a folder made by another run."""
+def clear_run(out: Path) -> list[Path]:
+    """Delete what an evaluation wrote into ``out`` (run.json, completions, reports, and the
+    masks its completion log names) and nothing else; returns the deleted files."""
+    files = [out / n for n in (RUN_NAME, "completions.jsonl", "metrics.json", "report.md")]
+    files += [out / "masks" / f"{i}.png" for i in read_records(out / "completions.jsonl")]
+    gone = [p for p in files if p.is_file()]
+    for p in gone:
+        p.unlink()
+    if (out / "masks").is_dir() and not any((out / "masks").iterdir()):
+        (out / "masks").rmdir()
+    return gone
+
+
+def check_outputs_apart(out: Path, samples: Sequence[Sample]) -> None:
+    """Refuse an output folder that is one of the folders the samples are read from."""
+    inputs = {p.parent.resolve() for s in samples for p in (s.image_path, s.mask_path) if p}
+    for target in (out, out / "masks"):
+        if target.resolve() in inputs:
+            raise ValueError(
+                f"--out {out}: {target} is where the dataset's images or masks are read from; "
+                "write the evaluation elsewhere (outputs never go where inputs are read from)"
+            )
+
+
+def check_run(out: Path, manifest: dict[str, Any], force_new: bool = False) -> None:
+    """Write ``run.json``, or refuse to resume into a folder made by another run
+    (``force_new``: delete that run's own files and start over)."""
     path = out / RUN_NAME
+    if force_new:
+        clear_run(out)
     if path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: unreadable ({e}); use another --out") from None
+            raise ValueError(
+                f"{path}: unreadable ({e}); use another --out, or --force-new to start over"
+            ) from None
         diff = _differences(old, manifest)
         if diff:
             shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise ValueError(
                 f"{out} holds a run with other settings ({shown}); its masks would be reported "
-                "as this run's. Use another --out, or delete that folder to start again."
+                "as this run's. Use another --out, or --force-new to delete that run's files "
+                "and start over."
             )
         return
-    if (out / "masks").exists() or (out / "completions.jsonl").exists():
+    if not force_new and ((out / "masks").exists() or (out / "completions.jsonl").exists()):
         raise ValueError(
             f"{out} holds masks or completions but no {RUN_NAME} (made by another tool or an "
-            "older segr1); use another --out, or delete them to start again"
+            "older segr1); use another --out, or --force-new to delete them and start over"
         )
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -216,11 +282,22 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         "|" + "---|" * len(keys),
         "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
         "",
+        *(
+            [f"**{len(result['unreadable'])} unreadable file(s)** (an unreadable image scores as an "
+             "empty mask; an unreadable ground truth is not scored):", "",
+             *[f"- {m}" for m in result["unreadable"]], ""]
+            if result.get("unreadable") else []
+        ),
+        *(
+            [f"**{len(result['dropped'])} file(s) left out by the reader** (unpaired):", "",
+             *[f"- {m}" for m in result["dropped"]], ""]
+            if result.get("dropped") else []
+        ),
         "## Conventions",
         "",
         *[f"- **{k}**: {v}" for k, v in result["conventions"].items()],
         "",
-    ]
+    ]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -232,23 +309,38 @@ def evaluate(
     dataset: str = "dataset",
     model: str = "",
     segmenter: str = "",
+    root: str | None = None,
+    split: str | None = None,
     sampling: str = "every sample, in order",
+    dropped: Sequence[str] = (),
     batch_size: int = 8,
     progress: bool = True,
+    force_new: bool = False,
 ) -> dict[str, Any]:
     """Predict every sample (resuming), score the saved masks, write metrics.json + report.md.
-    ``sampling`` describes how ``samples`` were chosen (reported as given)."""
+    ``sampling`` describes how ``samples`` were chosen; ``dropped`` names the files the reader
+    left out (both reported as given). ``force_new`` starts over in a folder holding another
+    run."""
     out = Path(out)
+    dropped = list(dropped) or list(getattr(samples, "dropped", []))
     samples = list(samples)
     if not samples:
         raise ValueError(f"{dataset}: no samples to evaluate")
     check_unique_ids(samples, dataset)
+    check_outputs_apart(out, samples)
     task = samples[0].task
     profile = getattr(pipeline, "profile", DEFAULT)
-    manifest = run_manifest(pipeline, dataset=dataset, model=model, segmenter=segmenter)
-    check_run(out, manifest)
+    manifest = run_manifest(
+        pipeline, samples, dataset=dataset, root=root, split=split, model=model,
+        segmenter=segmenter,
+    )  # fmt: skip
+    check_run(out, manifest, force_new)
     records = predict_dataset(pipeline, samples, out, batch_size, progress)
     metrics = score_samples(samples, out / "masks", task, profile)
+    unreadable = [
+        f"{s.id}: {records[s.id]['error']}" for s in samples if records[s.id].get("error")
+    ]
+    unreadable += metrics.pop("unreadable")
     unusable = sum(not records[s.id]["usable"] for s in samples)
     result = {
         **manifest,
@@ -257,6 +349,8 @@ def evaluate(
         "task": task,
         "count": len(samples),
         "unusable": unusable,
+        "unreadable": unreadable,
+        "dropped": dropped,
         "usable_rate": 1.0 - unusable / len(samples),
         "format_rate": sum(records[s.id]["answer"]["format_ok"] for s in samples) / len(samples),
         "metrics": {

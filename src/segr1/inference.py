@@ -371,6 +371,15 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
+def check_predict_out(paths: Sequence[Path], out: Path) -> None:
+    """Refuse an output folder the images are read from (a PNG input would be overwritten)."""
+    if Path(out).resolve() in {p.parent.resolve() for p in paths}:
+        raise ValueError(
+            f"--out {out}: the images are read from there; the masks, overlays and JSON would "
+            "land beside them (a PNG input would be overwritten): choose another --out"
+        )
+
+
 def write_prediction(
     out: Path, path: Path, image: np.ndarray, pred: Prediction, about: dict | None = None
 ) -> None:
@@ -403,8 +412,9 @@ def predict_paths(
     from segr1.data.io import ImageReadError, read_image
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths, errors, written = collect_images(inputs), [], 0
+    check_predict_out(paths, out)
+    out.mkdir(parents=True, exist_ok=True)
     about = {
         "task": pipeline.task,
         "query": query,

@@ -100,9 +100,9 @@ def as_rgb(image: Any, side: int | None = None) -> np.ndarray:
 def gt_mask(mask: Any, side: int | None = None) -> np.ndarray:
     """PIL / array / path -> (side, side) bool ground truth (levels, bilinear resize, > 128)."""
     if isinstance(mask, str | os.PathLike):
-        from segr1.data.io import read_ground_truth
+        from segr1.data.io import read_mask
 
-        levels = read_ground_truth(mask)
+        levels = read_mask(mask)
     else:
         levels = mask_levels(mask)
     return binarize(resize_levels(levels, (side, side)) if side else levels)

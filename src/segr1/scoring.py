@@ -5,8 +5,8 @@ conventions that produced them. ``segr1 score`` (two folders, :func:`score_folde
 
 Rules of the loop (the same for both commands):
 
-* predictions are read as saved (:func:`segr1.data.io.read_mask`), ground truths as levels with
-  0/1 masks read as 0/255 (:func:`segr1.data.io.read_ground_truth`);
+* predictions and ground truths are read by one rule (:func:`segr1.data.io.read_mask`: levels
+  0..255, a 0/1 mask as 0/255);
 * ``foreground``: :class:`segr1.metrics.ForegroundMetrics` (PySODMetrics' conventions: ground
   truth > 128, each prediction min-max normalised); ``referring``:
   :class:`segr1.metrics.ReferringMetrics` (cIoU / gIoU) on prediction and ground truth read as
@@ -18,7 +18,8 @@ Rules of the loop (the same for both commands):
   ``INTER_LINEAR``, as PySODEvalToolkit does) and counted in ``"resized"``, or is an error
   (``size_mismatch="error"``);
 * an item without a prediction is scored as an all-zero mask and counted in ``"missing"``;
-* an unreadable file raises :class:`segr1.data.io.ImageReadError` naming its path.
+* an item whose prediction or ground truth cannot be read is not scored; it is listed, with the
+  reason naming the file, in ``"unreadable"`` (never dropped silently).
 
 :func:`conventions` writes the rules in words from the metric constants and the profile, so the
 report and the code cannot disagree.
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segr1.data.io import IMAGE_SUFFIXES, read_ground_truth, read_mask
+from segr1.data.io import IMAGE_SUFFIXES, ImageReadError, read_mask
 from segr1.profiles import DEFAULT, Profile
 
 KINDS: tuple[str, ...] = ("foreground", "referring")
@@ -72,11 +73,11 @@ def score_items(
     total: int | None = None,
 ) -> dict:
     """Metrics of every item (see the module docstring). Returns the metric values plus
-    ``"count"``, ``"resized"`` and ``"missing"``."""
+    ``"count"``, ``"resized"``, ``"missing"`` and ``"unreadable"`` (one message per item)."""
     import cv2
     from tqdm.auto import tqdm
 
-    from segr1.imaging import binarize, mask_levels
+    from segr1.imaging import binarize
     from segr1.metrics import ForegroundMetrics, ReferringMetrics
 
     if kind not in KINDS:
@@ -88,12 +89,16 @@ def score_items(
     by_rule = {rule: ReferringMetrics(empty_iou=profile.empty_iou) for rule in IGNORE_RULES}
     has_ignore = False
     resized = missing = 0
+    unreadable: list[str] = []
     for item in tqdm(items, total=total, desc="score", unit="mask", disable=not progress):
-        gt = item.gt()  # (H, W) uint8 levels
-        if item.pred is None:
+        try:
+            gt = item.gt()  # (H, W) uint8 levels
+            pred = None if item.pred is None else read_mask(item.pred)  # (h, w) uint8 as saved
+        except ImageReadError as e:
+            unreadable.append(f"{item.id}: {e}")
+            continue
+        if pred is None:
             pred, missing = np.zeros_like(gt), missing + 1
-        else:
-            pred = read_mask(item.pred)  # (h, w) uint8 as saved
         if pred.shape != gt.shape:
             if size_mismatch == "error":
                 raise ScoringError(
@@ -107,13 +112,16 @@ def score_items(
         if fg:
             metrics.step(pred, gt)
             continue
-        pred_fg, gt_fg, ignore = binarize(mask_levels(pred)), binarize(gt), item.ignore()
+        pred_fg, gt_fg, ignore = binarize(pred), binarize(gt), item.ignore()
         metrics.step(pred_fg, gt_fg, ignore if profile.ignore == "exclude" else None)
         has_ignore = has_ignore or (ignore is not None and bool(ignore.any()))
         by_rule["excluded"].step(pred_fg, gt_fg, ignore)
         by_rule["background"].step(pred_fg, gt_fg, None)
     if not metrics.count:
-        raise ScoringError("nothing to score")
+        shown = "; ".join(unreadable[:5])
+        raise ScoringError(
+            f"nothing to score{': every file was unreadable: ' + shown if shown else ''}"
+        )
     results = metrics.results()
     if has_ignore:
         for rule, acc in by_rule.items():
@@ -121,7 +129,9 @@ def score_items(
             results.update(
                 {f"cIoU_ignore_{rule}": both["cIoU"], f"gIoU_ignore_{rule}": both["gIoU"]}
             )
-    return {"count": results.pop("count"), **results, "resized": resized, "missing": missing}
+    count = results.pop("count")
+    return {"count": count, **results, "resized": resized, "missing": missing,
+            "unreadable": unreadable}  # fmt: skip
 
 
 def score_folders(
@@ -152,10 +162,7 @@ def score_folders(
             f"{_listing(absent)}. Predict them, or score them as empty masks "
             "(missing='empty', CLI --missing empty)."
         )
-    items = [
-        Item(stem, preds.get(stem), lambda p=gts[stem]: read_ground_truth(p))
-        for stem in sorted(gts)
-    ]
+    items = [Item(stem, preds.get(stem), lambda p=gts[stem]: read_mask(p)) for stem in sorted(gts)]
     result = score_items(items, kind, profile=profile, progress=progress, total=len(items))
     return {
         **result,

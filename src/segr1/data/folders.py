@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from segr1.data.io import IMAGE_SUFFIXES
-from segr1.data.sample import Sample
+from segr1.data.sample import Sample, Samples
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,17 @@ def list_images(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a directory")
     found: dict[str, Path] = {}
+    broken: list[str] = []
     with os.scandir(folder) as it:
         for entry in it:
             name = entry.name
-            if name.startswith(".") or not entry.is_file():
-                continue
             p = Path(entry.path)
-            if p.suffix.lower() not in IMAGE_SUFFIXES:
+            if name.startswith(".") or p.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if entry.is_symlink() and not p.exists():
+                broken.append(name)
+                continue
+            if not entry.is_file():
                 continue
             if p.stem in found:
                 raise ValueError(
@@ -45,6 +49,11 @@ def list_images(folder: Path) -> dict[str, Path]:
                     f"{name}); keep one"
                 )
             found[p.stem] = p
+    if broken:
+        raise FileNotFoundError(
+            f"{folder}: {len(broken)} image file(s) are symbolic links to missing files: "
+            f"{', '.join(sorted(broken)[:10])}; restore their targets or remove the links"
+        )
     return dict(sorted(found.items()))
 
 
@@ -88,17 +97,22 @@ class FolderDataset:
     def __iter__(self) -> Iterator[Sample]:
         return iter(self.samples())
 
-    def samples(self) -> list[Sample]:
-        """Matched pairs, sorted by stem. Raises on unpaired files unless told otherwise."""
+    def samples(self) -> Samples:
+        """Matched pairs, sorted by stem. Raises on unpaired files unless told otherwise; with
+        ``unpaired="drop"`` the left-out files are named in the result's ``dropped``."""
         images, masks = self._listed(self.images), self._listed(self.masks)
         if not images:
             raise ValueError(f"{self.images}: no image files ({', '.join(IMAGE_SUFFIXES)})")
         self._check_unpaired(images, masks)
-        return [
+        dropped = [f"{images[s]}: no mask in {self.masks}" for s in images if s not in masks]
+        if not self.extra_masks_ok:
+            dropped += [f"{masks[s]}: no image in {self.images}" for s in masks if s not in images]
+        pairs = [
             Sample(id=stem, image_path=images[stem], mask_path=masks[stem], dataset=self.name)
             for stem in images
             if stem in masks
         ]
+        return Samples(pairs, dropped)
 
     def _listed(self, folder: Path) -> dict[str, Path]:
         files = list_images(folder)

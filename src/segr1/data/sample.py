@@ -4,7 +4,7 @@ A :class:`Sample` holds paths and small metadata only; pixels load lazily:
 
 * :meth:`Sample.load_image` -> ``(H, W, 3)`` uint8 RGB;
 * :meth:`Sample.load_mask` -> ``(H, W)`` uint8 levels, 0..255 (foreground is > 128, see
-  :func:`segr1.imaging.binarize`; files are read with :func:`segr1.data.io.read_ground_truth`,
+  :func:`segr1.imaging.binarize`; files are read with :func:`segr1.data.io.read_mask`,
   so a 0/1 mask is 0/255; decoded annotations are 0 / 255);
 * :meth:`Sample.load_ignore` -> ``(H, W)`` bool of pixels excluded from scoring, or ``None``
   when the dataset has no ignore region (only ReasonSeg has one);
@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 import numpy as np
 from PIL import Image
 
-from segr1.data.io import ImageReadError, read_ground_truth, read_image
+from segr1.data.io import ImageReadError, read_image, read_mask
 
 SampleTask = Literal["foreground", "referring", "reasoning"]
 SAMPLE_TASKS: tuple[str, ...] = ("foreground", "referring", "reasoning")
@@ -90,7 +90,7 @@ class Sample:
     def load_mask(self) -> np.ndarray:
         """``(H, W)`` uint8 ground-truth levels, 0..255 (foreground > 128)."""
         if self.mask_path is not None:
-            return read_ground_truth(self.mask_path)
+            return read_mask(self.mask_path)
         if self.source is not None:
             target, _ = self.source.masks(*self.image_size())
             return target.astype(np.uint8) * 255
@@ -130,6 +130,15 @@ def _file_stamp(path: Path) -> str:
     except OSError:
         return f"{path}:missing"
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+class Samples(list):
+    """A list of :class:`Sample` that also names the files the reader found but left out
+    (``dropped``: one line per file, with the reason), so nothing is dropped silently."""
+
+    def __init__(self, items: Iterable[Sample] = (), dropped: Iterable[str] = ()) -> None:
+        super().__init__(items)
+        self.dropped = list(dropped)
 
 
 def check_unique_ids(samples: Iterable[Sample], dataset: str = "") -> None:

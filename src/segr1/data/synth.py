@@ -14,7 +14,6 @@ same bytes. Kinds are assigned in exact proportions (``round(n * empty_fraction)
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -49,7 +48,19 @@ def scene(seed: int, split: str, index: int, kind: str, cfg: SynthConfig) -> Sce
     return render_scene(rng, kind, cfg)
 
 
+def written_files(out: Path, meta: dict[str, Any]) -> list[Path]:
+    """Every file a synthetic set's ``meta.json`` says it wrote (images, masks, meta.json)."""
+    files = [out / META]
+    for split, info in meta.get("splits", {}).items():
+        base = out / SPLIT_DIRS[split]
+        for rec in info.get("scenes", []):
+            files += [base / "Image" / f"{rec['id']}.png", base / "GT_Object" / f"{rec['id']}.png"]
+    return files
+
+
 def _prepare(out: Path, overwrite: bool) -> None:
+    """Refuse to write over anything; with ``overwrite``, delete only what an earlier
+    ``generate`` wrote (listed in its meta.json), and refuse when anything else is there."""
     existing = [out / d for d in SPLIT_DIRS.values() if (out / d).exists()]
     existing += [out / META] if (out / META).exists() else []
     if existing and not overwrite:
@@ -57,11 +68,35 @@ def _prepare(out: Path, overwrite: bool) -> None:
             f"{out} already holds a synthetic set ({', '.join(p.name for p in existing)}); "
             "pass overwrite=True (--overwrite) to replace it, or choose another --out"
         )
-    for p in existing:
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+    if not existing:
+        return
+    try:
+        meta = json.loads((out / META).read_text())
+        ours = meta.get("generator") == "segr1.data.synth"
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise FileExistsError(
+            f"{out} holds {', '.join(p.name for p in existing)} but no meta.json written by "
+            "segr1 data synth: it is not a synthetic set segr1 made, so --overwrite will not "
+            "delete it; choose another --out"
+        )
+    mine = set(written_files(out, meta))
+    others = sorted(
+        p for d in existing if d.is_dir() for p in d.rglob("*") if p.is_file() and p not in mine
+    )
+    if others:
+        shown = ", ".join(str(p.relative_to(out)) for p in others[:5])
+        raise FileExistsError(
+            f"{out}: {len(others)} file(s) not written by segr1 data synth ({shown}); "
+            "--overwrite deletes only the set's own files: move them, or choose another --out"
+        )
+    for p in mine:
+        p.unlink(missing_ok=True)
+    folders = [f for top in existing if top.is_dir() for f in [top, *top.rglob("*")]]
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):  # deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _write_split(

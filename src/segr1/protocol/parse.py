@@ -26,7 +26,13 @@ released rules do not read a list of boxes inside one tag).
 
 The literal grammar accepted inside a tag is Python/JSON list syntax restricted to numbers:
 ``[`` / ``(`` nesting, ``,`` separators (a trailing comma is allowed), and decimal numbers
-with optional sign, fraction and exponent. Anything else makes that tag unparseable.
+with optional sign, fraction and exponent, finite and at most :data:`MAX_ABS` in magnitude (a
+coordinate of a billion pixels is not an answer, and a 300-digit integer must not overflow a
+float downstream). Anything else makes that tag unparseable.
+
+Bounds: an answer with more than :data:`MAX_BOXES` boxes or :data:`MAX_POINTS` points is
+``over_limit``: not usable (an empty mask, reward 0), and counted as such, so one hostile
+completion costs a GRPO step or an evaluation a bounded number of segmenter calls.
 
 ``parse_answer(format_answer(a)) == a`` for every answer whose think text holds no tag (tested
 as a property).
@@ -43,6 +49,9 @@ from typing import Literal
 Number = int | float
 
 _MAX_DEPTH = 3  # a list of boxes is depth 2; nothing in the protocol is deeper
+MAX_ABS = 1e6  # the largest coordinate magnitude read as a number
+MAX_BOXES = 16  # more boxes than this: the answer is over_limit (released answers hold 1-2)
+MAX_POINTS = 64  # more points than this: over_limit (released answers hold a handful)
 _MAX_NUMBER_CHARS = 64
 MAX_SLOW_CHARS = 1 << 16  # tag bodies the pure-Python reader will look at
 _LITERAL_CHARS = frozenset("0123456789+-.eE[](), \t\r\n")
@@ -98,17 +107,27 @@ class Answer:
         return self.think is not None
 
     @property
+    def over_limit(self) -> bool:
+        """More than :data:`MAX_BOXES` boxes or :data:`MAX_POINTS` points."""
+        return len(self.boxes) > MAX_BOXES or len(self.points) > MAX_POINTS
+
+    @property
     def usable(self) -> bool:
         """The one gate: can this answer prompt the segmenter? A box or a point (SEG-R1.md 3:
-        a box alone, points alone, or both). An answer that fails it gets an empty mask, in
-        training and evaluation alike, and is counted."""
-        return bool(self.boxes) or bool(self.points)
+        a box alone, points alone, or both), within the limits. An answer that fails it gets an
+        empty mask, in training and evaluation alike, and is counted."""
+        return (bool(self.boxes) or bool(self.points)) and not self.over_limit
 
     def rewardable(self, needs_box: bool = True) -> bool:
         """The segmentation reward's requirement (SEG-R1.md 4): parsed points and labels, at
         least one point, and a box when the task asks for boxes. A usable answer that fails it
         still has a mask; the reward scores it 0."""
-        return self.points_parsed and bool(self.points) and (bool(self.boxes) or not needs_box)
+        return (
+            self.usable
+            and self.points_parsed
+            and bool(self.points)
+            and (bool(self.boxes) or not needs_box)
+        )
 
     @property
     def format_ok(self) -> bool:
@@ -135,6 +154,7 @@ class Answer:
             "points_parsed": self.points_parsed,
             "format_ok": self.format_ok,
             "usable": self.usable,
+            "over_limit": self.over_limit,
         }
 
 
@@ -234,7 +254,12 @@ def _literal(text: str) -> list | Number | None:
 
 
 def _is_number(x: object) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite int or float of magnitude at most MAX_ABS (never converts a huge int)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    if isinstance(x, int):
+        return -MAX_ABS <= x <= MAX_ABS
+    return math.isfinite(x) and abs(x) <= MAX_ABS
 
 
 def _tag_spans(text: str, tag: str, first_only: bool) -> list[str]:

@@ -25,15 +25,27 @@ STATE_FILE = "trainer_state.json"
 ADAPTER_NAME = "final-adapter"
 
 
+def is_complete(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` holds a whole ``trainer_state.json`` (a JSON object with the
+    step it was saved at): a torn or empty state file means the save was cut short."""
+    import json
+
+    try:
+        state = json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and isinstance(state.get("global_step"), int)
+
+
 def checkpoints(output_dir: str | Path) -> list[Path]:
-    """Complete checkpoints (those with ``trainer_state.json``) under ``output_dir``, oldest first."""
+    """Complete checkpoints (:func:`is_complete`) under ``output_dir``, oldest first."""
     root = Path(output_dir)
     if not root.is_dir():
         return []
     found = []
     for p in root.iterdir():
         m = _CHECKPOINT.match(p.name)
-        if m and p.is_dir() and (p / STATE_FILE).is_file():
+        if m and p.is_dir() and is_complete(p):
             found.append((int(m.group(1)), p))
     return [p for _, p in sorted(found)]
 

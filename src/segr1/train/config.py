@@ -14,6 +14,7 @@ YAML that :func:`parse_config` reads back to an equal config.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,8 +176,29 @@ class SegR1Config(GRPOConfig):
     )
 
     def __post_init__(self) -> None:
+        self._check_counts()  # clear messages before TRL derives anything from them
         super().__post_init__()
         self._check_fields()
+
+    def _check_counts(self) -> None:
+        positive = ("per_device_train_batch_size", "gradient_accumulation_steps",
+                    "max_completion_length", "image_side")  # fmt: skip
+        for name in positive:
+            value = getattr(self, name, None)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.num_generations is not None and self.num_generations < 2:
+            raise ValueError(
+                f"num_generations must be at least 2 (GRPO compares completions of one prompt), "
+                f"got {self.num_generations}"
+            )
+        weights = {"w_iou": self.w_iou, "w_s": self.w_s, "learning_rate": self.learning_rate}
+        for name, value in weights.items():
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be finite and non-negative, got {value}")
+        for w in self.reward_weights or []:
+            if not math.isfinite(w):
+                raise ValueError(f"reward_weights must be finite, got {self.reward_weights}")
 
     def _check_fields(self) -> None:
         if self.task not in TRAIN_TASKS:

@@ -46,6 +46,29 @@ def add_prompts(ds: datasets.Dataset, task: str, label: str = "dataset") -> data
     )
 
 
+def check_specs(specs: Sequence[DatasetSpec]) -> list[int]:
+    """List every spec's samples (file names only, no pixels): a missing root, an empty dataset
+    or an unpaired file fails here, naming the spec, before any model loads. Returns the counts."""
+    from segr1.data.registry import load_dataset
+
+    if not specs:
+        raise ValueError(
+            "no training data: set datasets (YAML list of {name, root, split}, or "
+            "--datasets name:root:split)"
+        )
+    counts = []
+    for spec in specs:
+        label = f"dataset {spec.name}:{spec.root}:{spec.split}"
+        try:
+            samples = load_dataset(spec.name, spec.root, spec.split)
+        except (ValueError, OSError, TypeError) as e:
+            raise ValueError(f"{label}: {e}") from e
+        if not samples:
+            raise ValueError(f"{label}: no samples found")
+        counts.append(len(samples))
+    return counts
+
+
 def load_spec(spec: DatasetSpec, side: int) -> datasets.Dataset:
     """One dataset spec -> the columns of :func:`segr1.data.to_hf_dataset` at ``side``."""
     from segr1.data.hf import to_hf_dataset

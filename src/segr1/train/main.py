@@ -84,9 +84,14 @@ def resume_checkpoint(cfg: SegR1Config) -> str | None:
                 "drop --resume to start fresh"
             )
         return str(found)
+    from segr1.train.checkpoints import is_complete
+
     path = Path(cfg.resume)
-    if not (path / "trainer_state.json").is_file():
-        raise FileNotFoundError(f"{path}: not a complete checkpoint (no trainer_state.json)")
+    if not is_complete(path):
+        raise FileNotFoundError(
+            f"{path}: not a complete checkpoint (no readable trainer_state.json: the save was "
+            "cut short?); give an earlier checkpoint-N, or --resume latest"
+        )
     return str(path)
 
 
