@@ -68,6 +68,8 @@ def cases(root):
          "--max-new-tokens"),
         (["train", "--config", f"{r}/syntax.yaml"], "syntax.yaml"),
         (["train", "--config", f"{r}/gone.yaml"], "gone.yaml: config file not found"),
+        (["train", "--config", f"{r}/typo.yaml"], "invalid int value: 'many'"),
+        (["train", "--output_dir", f"{r}/t", *CPU, "--nonsense", "3"], "--nonsense"),
         (["train", "--output_dir", f"{r}/t", *CPU, "--datasets", f"cod10k:{r}/gone:train"],
          "gone"),
         (["train", "--output_dir", f"{r}/t", *CPU, "--per_device_train_batch_size", "-1"],

@@ -222,10 +222,16 @@ class SegR1Config(GRPOConfig):
 
 
 def parser():  # -> trl.TrlParser
-    """The argument parser of ``segr1 train`` (all of TRL's fields plus ours)."""
+    """The argument parser of ``segr1 train`` (all of TRL's fields plus ours). A bad argument
+    raises ``ValueError`` with argparse's one-line reason instead of printing the ~100-line
+    usage: ``segr1 train --help`` lists every key."""
     from trl import TrlParser
 
-    return TrlParser(SegR1Config, prog="segr1 train")
+    class Parser(TrlParser):
+        def error(self, message: str):  # argparse's hook for bad arguments
+            raise ValueError(f"{message} (segr1 train --help lists every key)")
+
+    return Parser(SegR1Config, prog="segr1 train")
 
 
 def parse_config(argv: Sequence[str]) -> SegR1Config:
