@@ -220,14 +220,19 @@ def eval_cmd(
         None, min=1, help="Evaluate only the first N samples (smoke runs)."
     ),
 ) -> None:
-    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
+    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md.
+    Several processes: accelerate launch [--num_processes N] -m segr1.cli eval ... (each rank
+    predicts its share on its own GPU; rank 0 merges and scores)."""
     from segr1.data import sampling
     from segr1.data.registry import load_dataset
     from segr1.evaluate import evaluate
     from segr1.prompting import default_side
+    from segr1.ranks import Ranks
 
+    ranks = Ranks.from_env()
     try:
         _check_device(device)
+        device = ranks.device(device)
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         prof = _profile(profile, profile_opt)
         samples = load_dataset(dataset, root, split, **opts)
@@ -243,11 +248,16 @@ def eval_cmd(
         )  # fmt: skip
         result = evaluate(
             pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
-            sampling=sampling.describe(sample, seed, task), batch_size=batch_size,
+            sampling=sampling.describe(sample, seed, task), batch_size=batch_size, ranks=ranks,
         )  # fmt: skip
     except (ValueError, OSError, TypeError, ImportError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+    finally:
+        ranks.close()
+    if result is None:
+        typer.echo(f"rank {ranks.rank}: predicted its share; rank 0 scores and writes the report")
+        return
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
     typer.echo(f"{result['count']} samples, {result['unusable']} unusable answers; wrote {out}")
 
