@@ -144,3 +144,20 @@ def answer_text(side: int, rng: np.random.Generator) -> str:
     points = rng.integers(0, side, (n, 2)).tolist()
     labels = rng.integers(0, 2, n).tolist()
     return format_answer(Answer(boxes, points, labels, think="an object", points_parsed=True))
+
+
+def footer(extra: str = "") -> list[str]:
+    """The closing lines of every benchmark report: the machine, the libraries, the command."""
+    import platform
+    import shlex
+    import sys
+
+    import torch
+    import transformers
+
+    return [
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"transformers {transformers.__version__}{extra}",
+        "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
+    ]

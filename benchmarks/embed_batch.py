@@ -18,17 +18,15 @@ Run: ``python benchmarks/embed_batch.py [--images 4 --batch 4 --repeats 3]``.
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from reward_path import build_sam2, make_images, make_prompts
+from archs import build_sam2, footer
+from reward_path import make_images, make_prompts
 from segr1.segment.base import Embedding
 
 
@@ -124,9 +122,7 @@ def report(args: argparse.Namespace, result: dict[str, object]) -> str:
         "",
         f"largest embedding difference: {result['max_embedding_difference']:.2e}; mask pixels "
         f"differing: {result['mask_pixels_differing']} of {result['mask_pixels']}",
-        f"machine: {platform.platform()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads)",
-        "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
+        *footer(),
     ]
     return "\n".join(lines)
 

@@ -24,9 +24,6 @@ Run: ``python benchmarks/eval_throughput.py --scale tiny --device cpu`` or
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -174,9 +171,7 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         lines.append(f"\npeak GPU memory: {r['peak_gpu_gb']:.1f} GB")
     lines += [
         "",
-        f"machine: {platform.platform()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads)",
-        "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
+        *archs.footer(),
     ]
     return "\n".join(lines)
 

@@ -59,6 +59,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# each benchmark's arguments at each scale (plus --device)
+BENCH_ARGS = {
+    "gpu": {
+        "grpo": "--scale released --steps 2 --warmup 1",
+        "reward_path": "--arch hiera-large --dtype bfloat16 --images 4 --completions 8 "
+        "--repeats 3 --skip-released",
+        "embed_batch": "--arch hiera-large --dtype bfloat16 --images 8 --batch 8 --repeats 3",
+        "eval": "--scale 7b --images 16 --batch-size 8",
+    },
+    "tiny": {
+        "grpo": "--scale tiny --steps 1 --warmup 0 --max-new-tokens 8 --side 224",
+        "reward_path": "--arch test-tiny --side 256 --images 2 --completions 4 --repeats 1 "
+        "--skip-released",
+        "embed_batch": "--arch test-tiny --side 256 --images 4 --batch 4 --repeats 1",
+        "eval": "--scale tiny --images 4 --batch-size 2 --max-new-tokens 16",
+    },
+}
+
+
+def bench_args(args: argparse.Namespace, name: str) -> list[str]:
+    return [*BENCH_ARGS[args.scale][name].split(), "--device", args.device]
+
+
 # -- sections ------------------------------------------------------------------------------
 def environment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     versions, missing = {}, []
@@ -69,7 +92,14 @@ def environment(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         except Exception as e:  # every kind of import failure
             missing.append(f"{name} ({type(e).__name__}: {e})")
     cuda = torch.cuda.is_available()
+    notes = []
+    if "transformers" in versions and checkpointing_key() != "activation_checkpointing":
+        notes.append(
+            f"transformers {versions['transformers']} has no activation_checkpointing: "
+            "configs/*.yaml need gradient_checkpointing instead"
+        )
     figures = {
+        "notes": notes,
         "python": platform.python_version(),
         "device": torch.cuda.get_device_name(0) if cuda else f"CPU ({platform.machine()})",
         "gpu_memory_gb": torch.cuda.get_device_properties(0).total_memory / 1e9 if cuda else None,
@@ -88,12 +118,7 @@ def grpo(args: argparse.Namespace, lora: bool) -> tuple[dict[str, Any], str]:
 
     import grpo_step
 
-    if args.scale == "gpu":
-        argv = ["--scale", "released", "--device", args.device, "--steps", "2", "--warmup", "1"]
-    else:
-        argv = ["--scale", "tiny", "--device", "cpu", "--steps", "1", "--warmup", "0",
-                "--max-new-tokens", "8", "--side", "224"]  # fmt: skip
-    a = grpo_step.parse_args([*argv, *(["--lora"] if lora else [])])
+    a = grpo_step.parse_args([*bench_args(args, "grpo"), *(["--lora"] if lora else [])])
     times = grpo_step.run(a)
     figures = {k: statistics.mean(times[k]) for k in ("generation", "reward", "update", "step")}
     return figures, grpo_step.report(a, times)
@@ -102,26 +127,7 @@ def grpo(args: argparse.Namespace, lora: bool) -> tuple[dict[str, Any], str]:
 def reward_path(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     import reward_path as rp
 
-    if args.scale == "gpu":
-        argv = [
-            "--arch",
-            "hiera-large",
-            "--device",
-            args.device,
-            "--dtype",
-            "bfloat16",
-            "--images",
-            "4",
-            "--completions",
-            "8",
-            "--repeats",
-            "3",
-            "--skip-released",
-        ]
-    else:
-        argv = ["--arch", "test-tiny", "--side", "256", "--images", "2", "--completions", "4",
-                "--repeats", "1", "--skip-released"]  # fmt: skip
-    a = rp.parse_args(argv)
+    a = rp.parse_args(bench_args(args, "reward_path"))
     rows, facts = rp.run(a)
     keys = ("b_s", "c_s", "d_warm_cache_s", "floor_exact_s", "floor_padded_s")
     figures: dict[str, Any] = {k: r.seconds for k, r in zip(keys, rows, strict=True)}
@@ -132,25 +138,7 @@ def reward_path(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 def embed_batch(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     import embed_batch as eb
 
-    if args.scale == "gpu":
-        argv = [
-            "--arch",
-            "hiera-large",
-            "--device",
-            args.device,
-            "--dtype",
-            "bfloat16",
-            "--images",
-            "8",
-            "--batch",
-            "8",
-            "--repeats",
-            "3",
-        ]
-    else:
-        argv = ["--arch", "test-tiny", "--side", "256", "--images", "4", "--batch", "4",
-                "--repeats", "1"]  # fmt: skip
-    a = eb.parse_args(argv)
+    a = eb.parse_args(bench_args(args, "embed_batch"))
     result = eb.run(a)
     figures = {k: round(v["images_per_s"], 3) for k, v in result["rows"].items()}
     figures["mask_pixels_differing"] = result["mask_pixels_differing"]
@@ -160,15 +148,25 @@ def embed_batch(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 def eval_throughput(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     import eval_throughput as et
 
-    if args.scale == "gpu":
-        argv = ["--scale", "7b", "--device", args.device, "--images", "16", "--batch-size", "8"]
-    else:
-        argv = ["--scale", "tiny", "--device", "cpu", "--images", "4", "--batch-size", "2",
-                "--max-new-tokens", "16"]  # fmt: skip
-    a = et.parse_args(argv)
+    a = et.parse_args(bench_args(args, "eval"))
     result = et.run(a)
     figures = {f"{k}_images_per_s": v for k, v in result["images_per_s"].items()}
     return figures, et.report(a, result)
+
+
+def checkpointing_key() -> str:
+    """``activation_checkpointing`` (transformers >= 5.2x; configs/*.yaml use it), or the older
+    name ``gradient_checkpointing`` where the installed transformers lacks it (5.17 does)."""
+    import dataclasses
+
+    from segr1.train.config import SegR1Config
+
+    names = {f.name for f in dataclasses.fields(SegR1Config)}
+    return (
+        "activation_checkpointing"
+        if "activation_checkpointing" in names
+        else "gradient_checkpointing"
+    )
 
 
 def train(args: argparse.Namespace, lora: bool) -> tuple[dict[str, Any], str]:
@@ -200,7 +198,7 @@ def train(args: argparse.Namespace, lora: bool) -> tuple[dict[str, Any], str]:
             "bf16": cuda,
             "use_cpu": not cuda,
             "use_peft": lora,
-            "activation_checkpointing": cuda,
+            checkpointing_key(): cuda,
             "save_strategy": "no",
             "logging_steps": 1,
             "report_to": "none",
@@ -298,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         "sections": records,
     }
     Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"\n{table(records)}\n\ntotal {total:.0f} s; wrote {args.out}")
+    notes = [n for r in records for n in (r.get("figures") or {}).get("notes", [])]
+    print(f"\n{table(records)}\n", *(f"note: {n}" for n in notes), sep="\n")
+    print(f"total {total:.0f} s; wrote {args.out}")
     return 0 if all(r["status"] == "ok" for r in records) else 1
 
 

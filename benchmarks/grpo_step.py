@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
@@ -272,7 +270,7 @@ def report(args: argparse.Namespace, times: dict[str, list[float]]) -> str:
             f"{k:<12}{statistics.mean(v):>10.3f}{min(v):>10.3f}{max(v):>10.3f}"
             f"{statistics.mean(v) / total:>9.1%}"
         )
-    lines += ["", "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv])]
+    lines += ["", *archs.footer()]
     return "\n".join(lines)
 
 

@@ -30,10 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,10 +38,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import transformers
 from tqdm import tqdm
 
-from archs import SAM2_ARCHS, build_sam2
+from archs import SAM2_ARCHS, build_sam2, footer
 from segr1.protocol.geometry import Prompts
 from segr1.segment import EmbeddingCache, Sam2Segmenter
 from segr1.segment.base import Embedding, plan_calls
@@ -240,10 +236,7 @@ def report(args: argparse.Namespace, rows: list[Row], facts: dict[str, object]) 
         f"{facts['cache']}",
         f"load average (1 min) {facts['load_start']:.2f} at start, {facts['load_end']:.2f} at end",
         *busy_note(args.device, float(facts["load_start"])),
-        f"machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"transformers {transformers.__version__}",
-        "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
+        *footer(),
     ]
     return "\n".join(lines)
 
