@@ -36,7 +36,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reward_path.py
 	$(BIN)/python benchmarks/embed_batch.py --threads 1
-	$(BIN)/python benchmarks/eval_throughput.py --scale tiny --device cpu
+	$(BIN)/python benchmarks/eval_throughput.py --scale tiny --device cpu --threads 1
 	$(BIN)/python benchmarks/metrics.py
 
 # The first GPU segr1 meets (Python 3.12, its own torch / transformers, no network):

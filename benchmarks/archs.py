@@ -146,7 +146,23 @@ def answer_text(side: int, rng: np.random.Generator) -> str:
     return format_answer(Answer(boxes, points, labels, think="an object", points_parsed=True))
 
 
-def footer(extra: str = "") -> list[str]:
+def busy_note(device: str) -> list[str]:
+    """A warning line when other processes share the CPU that several torch threads run on."""
+    import os
+
+    import torch
+
+    load = os.getloadavg()[0]
+    if not device.startswith("cpu") or torch.get_num_threads() == 1 or load < 0.5:
+        return []
+    return [
+        f"NOTE: other processes were running (load {load:.1f}) and torch used "
+        f"{torch.get_num_threads()} threads: small ops (the SAM2 decoder, a tiny model) then "
+        "vary with their load (OpenMP threads wait on each other); --threads 1 is steadier"
+    ]
+
+
+def footer(device: str = "cpu") -> list[str]:
     """The closing lines of every benchmark report: the machine, the libraries, the command."""
     import platform
     import shlex
@@ -156,8 +172,19 @@ def footer(extra: str = "") -> list[str]:
     import transformers
 
     return [
+        *busy_note(device),
         f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"transformers {transformers.__version__}{extra}",
+        f"transformers {transformers.__version__}",
         "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv]),
     ]
+
+
+def run_main(parse_args: Any, run: Any, report: Any, argv: list[str] | None = None) -> None:
+    """A benchmark's ``main``: parse, set ``--threads`` when given, run, print the report."""
+    import torch
+
+    args = parse_args(argv)
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    print(report(args, run(args)))

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from archs import build_sam2, footer
+from archs import build_sam2, footer, run_main
 from reward_path import make_images, make_prompts
 from segr1.segment.base import Embedding
 
@@ -122,16 +122,13 @@ def report(args: argparse.Namespace, result: dict[str, object]) -> str:
         "",
         f"largest embedding difference: {result['max_embedding_difference']:.2e}; mask pixels "
         f"differing: {result['mask_pixels_differing']} of {result['mask_pixels']}",
-        *footer(),
+        *footer(args.device),
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(report(args, run(args)))
+    run_main(parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--side", type=int, default=None, help="S [tiny: 128, 7b: 768]")
     p.add_argument("--image-size", type=int, default=None, help="scene px [tiny: 128, 7b: 512]")
     p.add_argument("--attn", default="sdpa", help="policy attention implementation")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     big = args.scale == "7b"
@@ -171,14 +172,13 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         lines.append(f"\npeak GPU memory: {r['peak_gpu_gb']:.1f} GB")
     lines += [
         "",
-        *archs.footer(),
+        *archs.footer(args.device),
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    print(report(args, run(args)))
+    archs.run_main(parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

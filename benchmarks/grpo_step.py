@@ -270,13 +270,12 @@ def report(args: argparse.Namespace, times: dict[str, list[float]]) -> str:
             f"{k:<12}{statistics.mean(v):>10.3f}{min(v):>10.3f}{max(v):>10.3f}"
             f"{statistics.mean(v) / total:>9.1%}"
         )
-    lines += ["", *archs.footer()]
+    lines += ["", *archs.footer(args.device)]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    print(report(args, run(args)))
+    archs.run_main(parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

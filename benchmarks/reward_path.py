@@ -195,17 +195,6 @@ def run(args: argparse.Namespace) -> tuple[list[Row], dict[str, object]]:
     return rows, facts
 
 
-def busy_note(device: str, load: float) -> list[str]:
-    """A warning line when other processes share the CPU that several torch threads run on."""
-    if device != "cpu" or torch.get_num_threads() == 1 or load < 0.5:
-        return []
-    return [
-        f"NOTE: other processes were running (load {load:.1f}) and torch used "
-        f"{torch.get_num_threads()} threads: the decoder rows then vary with their load "
-        "(OpenMP threads wait on each other); --threads 1 gives steadier figures"
-    ]
-
-
 def report(args: argparse.Namespace, rows: list[Row], facts: dict[str, object]) -> str:
     t_c = next(r.seconds for r in rows if r.name.startswith("(c)"))
     t_b = next(r.seconds for r in rows if r.name.startswith("(b)"))
@@ -235,8 +224,7 @@ def report(args: argparse.Namespace, rows: list[Row], facts: dict[str, object]) 
         "whose logit is ~0; random weights give near-zero logits)",
         f"{facts['cache']}",
         f"load average (1 min) {facts['load_start']:.2f} at start, {facts['load_end']:.2f} at end",
-        *busy_note(args.device, float(facts["load_start"])),
-        *footer(),
+        *footer(args.device),
     ]
     return "\n".join(lines)
 

@@ -85,6 +85,33 @@ def test_two_processes_killed_and_resumed_equal_one_process(
     assert (two / "report.md").read_text() == (one / "report.md").read_text()
 
 
+def test_one_process_resumes_what_ranks_left_and_merges_their_logs(
+    answering_policy_dir, wide_root, tmp_path
+):
+    """Another process count on resume: rank logs left by a killed 2-process run (made here
+    from a finished run's log) are read as done, merged into completions.jsonl and removed."""
+    out = tmp_path / "run"
+    args = eval_args(answering_policy_dir, wide_root, out)
+    assert CliRunner().invoke(app, args).exit_code == 0
+    full = (out / "completions.jsonl").read_text()
+    metrics = json.loads((out / "metrics.json").read_text())
+    lines = full.splitlines(keepends=True)
+    (out / "completions.rank0.jsonl").write_text("".join(lines[0:6:2]))
+    (out / "completions.rank1.jsonl").write_text("".join(lines[1:6:2]) + '{"id": "torn')
+    (out / "completions.jsonl").unlink()
+    (out / "metrics.json").unlink()
+    done = [json.loads(line)["id"] for line in lines[:6]]
+    for line in lines[6:]:  # not finished: their masks are gone too
+        (out / "masks" / f"{json.loads(line)['id']}.png").unlink()
+    before = {i: (out / "masks" / f"{i}.png").stat().st_mtime_ns for i in done}
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert (out / "completions.jsonl").read_text() == full
+    assert not list(out.glob("completions.rank*.jsonl"))
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert all((out / "masks" / f"{i}.png").stat().st_mtime_ns == t for i, t in before.items())
+
+
 def test_ranks_shard_devices_and_logs():
     from segr1.ranks import Ranks
 

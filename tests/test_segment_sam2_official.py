@@ -212,7 +212,11 @@ def test_embed_batch_is_one_forward_and_equals_embed(official, embeddings):
     """Two images of different sizes through one ``forward_image``: each image's levels equal
     its own ``embed`` (up to batched-kernel rounding), and its masks are the same."""
     other = make_image()[:200, :300][::-1].copy()
-    batch = official.embed_batch([make_image(), other])
+    official.max_embed_batch = 2  # the CPU default is 1
+    try:
+        batch = official.embed_batch([make_image(), other])
+    finally:
+        official.max_embed_batch = 1
     assert [e.size for e in batch] == [(W, H), (300, 200)]
     for x, y in zip(batch[0].data, embeddings["official"].data, strict=True):
         assert x.shape == y.shape and float((x - y).abs().max()) <= LOGIT_TOL

@@ -14,7 +14,8 @@ mask of that call decoded alone. ``batching="padded"`` pads points with -10 and 
 forward per kind (with / without box): fewer forwards, masks within float noise of exact.
 
 Several images: :meth:`Sam2Segmenter.embed_batch` runs the vision encoder once on a batch of up
-to ``max_embed_batch`` images; each image's three feature levels are then copied out of the
+to ``max_embed_batch`` images (default: 8 on a GPU, 1 on the CPU, where batching measured
+slower); each image's three feature levels are then copied out of the
 batch (so a cached embedding holds only its own memory). The encoder treats batch rows
 independently; batched kernels may round differently from a batch of one (float noise).
 
@@ -169,6 +170,12 @@ def layout_groups(calls: Sequence[Call], batching: Batching) -> list[list[int]]:
     return list(groups.values())
 
 
+def default_embed_batch(device: str) -> int:
+    """Images per encoder forward: 8 on a GPU; 1 on the CPU, where a batch of 4 hiera-tiny
+    images gave 12 % fewer images per second than one at a time (docs/benchmarks.md)."""
+    return 8 if str(device).startswith("cuda") else 1
+
+
 def own_rows(levels: Sequence[torch.Tensor], i: int, n: int) -> tuple[torch.Tensor, ...]:
     """Row ``i`` of each batched feature level, copied out of a batch of ``n`` (kept as is
     when ``n == 1``) so that a stored embedding does not hold the whole batch's memory."""
@@ -190,7 +197,7 @@ class Sam2Segmenter(Segmenter):
         batching: Batching = "exact",
         max_batch: int = 64,
         cache: EmbeddingCache | None = None,
-        max_embed_batch: int = 8,
+        max_embed_batch: int | None = None,
     ) -> None:
         if batching not in ("exact", "padded"):
             raise ValueError(f"unknown batching {batching!r}; choose 'exact' or 'padded'")
@@ -202,7 +209,7 @@ class Sam2Segmenter(Segmenter):
         self.bgr = bgr
         self.batching: Batching = batching
         self.max_batch = max_batch
-        self.max_embed_batch = max_embed_batch
+        self.max_embed_batch = max_embed_batch or default_embed_batch(device)
         self.cache = cache
 
     @classmethod

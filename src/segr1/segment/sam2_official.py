@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segr1.segment.base import Call, Embedding, Segmenter
-from segr1.segment.sam2 import layout_groups, own_rows, torch_dtype
+from segr1.segment.sam2 import default_embed_batch, layout_groups, own_rows, torch_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -137,7 +137,7 @@ class Sam2OfficialSegmenter(Segmenter):
         bgr: bool = False,
         max_batch: int = 64,
         cache: EmbeddingCache | None = None,
-        max_embed_batch: int = 8,
+        max_embed_batch: int | None = None,
     ) -> None:
         self.dtype = torch_dtype(dtype)
         self.device = device
@@ -145,7 +145,7 @@ class Sam2OfficialSegmenter(Segmenter):
         self.side = int(model.image_size)
         self.bgr = bgr
         self.max_batch = max_batch
-        self.max_embed_batch = max_embed_batch
+        self.max_embed_batch = max_embed_batch or default_embed_batch(device)
         self.cache = cache
 
     @classmethod
