@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-slow lint format demo bench clean
+.PHONY: venv test test-slow lint format demo bench gpu-wheels gpu-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,7 +35,37 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reward_path.py
+	$(BIN)/python benchmarks/embed_batch.py --threads 1
+	$(BIN)/python benchmarks/eval_throughput.py --scale tiny --device cpu --threads 1
 	$(BIN)/python benchmarks/metrics.py
+
+# The first GPU segr1 meets (Python 3.12, its own torch / transformers, no network):
+#   here:        make gpu-wheels       (downloads .whl/, at most 64 MiB; copy the tree over)
+#   on the GPU:  make gpu-check        (installs trl, datasets, pycocotools from .whl/ offline,
+#                                       runs from src/, prints a table, writes gpu_check.json)
+#   any CPU:     make gpu-check SCALE=tiny DEVICE=cpu GPU_PY=.venv/bin/python   (script check)
+GPU_PY ?= python3
+SCALE ?= gpu
+DEVICE ?= cuda
+GPU_OUT ?= gpu_check.json
+WHEELS := .whl
+WHEEL_MAX := 67108864
+WHEEL_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	--platform manylinux2014_x86_64 --platform any
+
+gpu-wheels:
+	mkdir -p $(WHEELS)
+	$(PY) -m pip download -q --only-binary=:all: --no-deps --python-version 3.12 \
+		--implementation cp --abi cp312 $(WHEEL_PLATFORMS) -d $(WHEELS) -r gpu-wheels.txt
+	@total=$$(cat $(WHEELS)/*.whl | wc -c); echo "$(WHEELS): $$total bytes"; \
+		test $$total -le $(WHEEL_MAX) || { echo "over 64 MiB"; exit 1; }
+
+gpu-check:
+	$(GPU_PY) -c "import trl, datasets, pycocotools" 2>/dev/null || \
+		$(GPU_PY) -m pip install --no-index --find-links $(WHEELS) \
+		$$(grep -E '^(trl|datasets|pycocotools)==' gpu-wheels.txt)
+	PYTHONPATH=src $(GPU_PY) benchmarks/gpu_check.py --scale $(SCALE) --device $(DEVICE) \
+		--out $(GPU_OUT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

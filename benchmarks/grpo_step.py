@@ -20,7 +20,9 @@ A step is the released recipe's micro-step on one device: ``--prompts`` prompts 
 * update: what TRL does after scoring: reference-model log-probs (beta 0.04), one policy
   forward + backward over prompt + completion (GRPO loss with the k3 KL estimator, gradient
   checkpointing) and an AdamW step. Parameters and optimizer states are bf16 here (one GPU;
-  the released runs used DeepSpeed ZeRO-1 across six).
+  the released runs used DeepSpeed ZeRO-1 across six). ``--lora``: LoRA adapters (peft, rank
+  16, the language model's q/k/v/o projections, as ``use_peft: true`` in training) are trained
+  instead, and the reference is the policy with its adapters disabled (no second model).
 
 Timings: ``--warmup`` untimed steps, then mean and spread over ``--steps``, with
 ``torch.cuda.synchronize()`` around each phase. The tokenizer is the project's offline one (no
@@ -34,37 +36,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-QWEN25_VL_3B_TEXT = {
-    "vocab_size": 151936,
-    "hidden_size": 2048,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 36,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 2,
-    "max_position_embeddings": 128000,
-    "rms_norm_eps": 1e-6,
-    "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]},
-}
-QWEN25_VL_3B_VISION = {
-    "depth": 32,
-    "hidden_size": 1280,
-    "intermediate_size": 3420,
-    "num_heads": 16,
-    "out_hidden_size": 2048,
-    "patch_size": 14,
-    "spatial_merge_size": 2,
-    "temporal_patch_size": 2,
-    "window_size": 112,
-    "fullatt_block_indexes": [7, 15, 23, 31],
-}
+import archs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--attn", default="sdpa", help="policy attention implementation")
     p.add_argument("--sam-dtype", default="bfloat16", choices=["float32", "bfloat16"])
     p.add_argument("--no-checkpointing", action="store_true", help="no gradient checkpointing")
+    p.add_argument("--lora", action="store_true", help="train LoRA adapters, not all weights")
     p.add_argument(
         "--scale",
         choices=["released", "tiny"],
@@ -105,87 +84,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build_policy(args: argparse.Namespace):  # -> (model, processor)
     """The policy architecture with random weights, and a processor with the offline tokenizer."""
-    import torch
-    from transformers import (
-        AutoModelForImageTextToText,
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessor,
+    return archs.build_policy(
+        "3b" if args.scale == "released" else "tiny", args.device, args.attn, args.seed
     )
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-    from segr1.policy import CHAT_TEMPLATE, build_tiny_tokenizer
-
-    tok = build_tiny_tokenizer()
-    ids = {
-        f"{name}_token_id": tok.convert_tokens_to_ids(token)
-        for name, token in (
-            ("image", "<|image_pad|>"),
-            ("video", "<|video_pad|>"),
-            ("vision_start", "<|vision_start|>"),
-            ("vision_end", "<|vision_end|>"),
-        )
-    }
-    if args.scale == "released":
-        text, vision = dict(QWEN25_VL_3B_TEXT), dict(QWEN25_VL_3B_VISION)
-    else:
-        text = {
-            **QWEN25_VL_3B_TEXT,
-            "vocab_size": 2048,
-            "hidden_size": 128,
-            "intermediate_size": 256,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "rope_parameters": {**QWEN25_VL_3B_TEXT["rope_parameters"], "mrope_section": [4, 6, 6]},
-        }
-        vision = {
-            **QWEN25_VL_3B_VISION,
-            "depth": 2,
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_heads": 4,
-            "out_hidden_size": 128,
-            "fullatt_block_indexes": [1],
-        }
-    text.update(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    config = Qwen2_5_VLConfig(
-        text_config=text, vision_config=vision, tie_word_embeddings=True, **ids
-    )
-    torch.manual_seed(args.seed)
-    dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
-    with torch.device(args.device):
-        model = AutoModelForImageTextToText.from_config(
-            config, dtype=dtype, attn_implementation=args.attn
-        )
-    # the real Qwen2.5-VL pixel budget: 768 px -> 756 px, 729 image tokens
-    processor = Qwen2_5_VLProcessor(
-        Qwen2VLImageProcessor(), tok, Qwen2VLVideoProcessor(), chat_template=CHAT_TEMPLATE
-    )
-    return model, processor
 
 
 def build_segmenter(args: argparse.Namespace):  # -> Sam2Segmenter
-    from segr1.segment import Sam2Segmenter, tiny_sam2_config
-    from segr1.segment.sam2 import hiera_large_config
-
-    config = hiera_large_config() if args.scale == "released" else tiny_sam2_config()
+    arch = "hiera-large" if args.scale == "released" else "test-tiny"
     dtype = args.sam_dtype if args.device.startswith("cuda") else "float32"
-    return Sam2Segmenter.from_config(config, seed=args.seed, device=args.device, dtype=dtype)
-
-
-def answer_text(side: int, rng: np.random.Generator) -> str:
-    """A well-formed answer like a trained policy's: 1-2 boxes, 3-8 labelled points."""
-    from segr1.protocol import Answer, format_answer
-
-    boxes = []
-    for _ in range(rng.integers(1, 3)):
-        x1, y1 = (int(v) for v in rng.integers(0, side // 2, 2))
-        w, h = (int(v) for v in rng.integers(side // 8, side // 2, 2))
-        boxes.append([x1, y1, x1 + w, y1 + h])
-    n = int(rng.integers(3, 9))
-    points = rng.integers(0, side, (n, 2)).tolist()
-    labels = rng.integers(0, 2, n).tolist()
-    return format_answer(Answer(boxes, points, labels, think="an object", points_parsed=True))
+    return archs.build_sam2(arch, seed=args.seed, device=args.device, dtype=dtype)
 
 
 class Step:
@@ -203,11 +110,23 @@ class Step:
         self.args = args
         self.rng = np.random.default_rng(args.seed)
         self.policy, self.processor = build_policy(args)
-        self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
         if not args.no_checkpointing:
             self.policy.gradient_checkpointing_enable()
         self.policy.config.use_cache = True
-        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=args.lr, weight_decay=0.0)
+        if args.lora:
+            from peft import LoraConfig, get_peft_model
+
+            self.policy.enable_input_require_grads()  # checkpointing with frozen embeddings
+            lora = LoraConfig(
+                r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            )  # fmt: skip
+            self.policy = get_peft_model(self.policy, lora)
+            self.reference = None  # the policy with its adapters disabled
+        else:
+            self.reference = copy.deepcopy(self.policy).eval().requires_grad_(False)
+        trainable = [q for q in self.policy.parameters() if q.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.0)
         self.rewards = build_rewards(build_segmenter(args), args.side)
         s = args.side
         self.images = [
@@ -247,7 +166,9 @@ class Step:
 
     def reward(self) -> list[float]:
         g = self.args.num_generations
-        completions = [answer_text(self.args.side, self.rng) for _ in self.images for _ in range(g)]
+        completions = [
+            archs.answer_text(self.args.side, self.rng) for _ in self.images for _ in range(g)
+        ]
         kw = {
             "image": [im for im in self.images for _ in range(g)],
             "mask": [m for m in self.masks for _ in range(g)],
@@ -278,14 +199,18 @@ class Step:
         ref = None
         if self.args.beta:
             with torch.no_grad():
-                ref = token_logps(self.reference)
+                if self.reference is None:
+                    with self.policy.disable_adapter():
+                        ref = token_logps(self.policy)
+                else:
+                    ref = token_logps(self.reference)
         logps = token_logps(self.policy)  # (B*G, T)
         loss_tok = -torch.exp(logps - logps.detach()) * adv
         if ref is not None:
             loss_tok = loss_tok + self.args.beta * (torch.exp(ref - logps) - (ref - logps) - 1)
         loss = loss_tok.mean(1).mean()  # per-sequence mean, as loss_type="grpo"
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], 1.0)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return loss.item()
@@ -315,6 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
             for k, v in zip(times, (t_gen, t_rew, t_upd, t_gen + t_rew + t_upd), strict=True):
                 times[k].append(v)
     times["_params"] = [sum(p.numel() for p in step.policy.parameters()) / 1e9]
+    times["_trainable"] = [sum(p.numel() for p in step.optimizer.param_groups[0]["params"]) / 1e9]
     times["_prompt_tokens"] = [float(step.inputs["input_ids"].shape[1])]
     return times
 
@@ -329,7 +255,8 @@ def report(args: argparse.Namespace, times: dict[str, list[float]]) -> str:
     b = args.prompts * args.num_generations
     lines = [
         f"policy: Qwen2.5-VL-3B, segmenter: SAM2.1 hiera-large: {arch}, random weights "
-        f"({times['_params'][0]:.2f} B policy parameters)",
+        f"({times['_params'][0]:.2f} B policy parameters, {times['_trainable'][0]:.3f} B trained"
+        f"{', LoRA' if args.lora else ', all weights'})",
         f"{args.prompts} prompt(s) x G={args.num_generations} = {b} completions of "
         f"{args.max_new_tokens} tokens; prompt {times['_prompt_tokens'][0]:.0f} tokens; S={args.side}",
         f"device: {dev}; torch {torch.__version__}, transformers {transformers.__version__}",
@@ -343,13 +270,12 @@ def report(args: argparse.Namespace, times: dict[str, list[float]]) -> str:
             f"{k:<12}{statistics.mean(v):>10.3f}{min(v):>10.3f}{max(v):>10.3f}"
             f"{statistics.mean(v) / total:>9.1%}"
         )
-    lines += ["", "command: " + shlex.join([sys.executable.rsplit("/", 1)[-1], *sys.argv])]
+    lines += ["", *archs.footer(args.device)]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    print(report(args, run(args)))
+    archs.run_main(parse_args, run, report, argv)
 
 
 if __name__ == "__main__":

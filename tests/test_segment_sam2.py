@@ -63,7 +63,7 @@ def test_masks_shape_dtype_and_nonempty(seg):
 
 
 def test_cached_and_uncached_embeddings_give_identical_masks(seg):
-    cached = Sam2Segmenter(seg.model, seg.processor, cache=EmbeddingCache(4))
+    cached = Sam2Segmenter(seg.model, seg.processor, cache=EmbeddingCache(max_items=4))
     first = cached.decode(cached.embed_cached(IMAGE), CALLS)
     again = cached.decode(cached.embed_cached(IMAGE.copy()), CALLS)
     plain = seg.decode(seg.embed(IMAGE), CALLS)
@@ -146,9 +146,9 @@ def test_missing_checkpoint_error_names_the_fix(tmp_path):
 
 
 def test_factory_random_tiny_is_deterministic_and_bfloat16_runs():
-    a = build_segmenter("sam2-random-tiny", cache_size=0)
-    b = build_segmenter("sam2-random-tiny", dtype="bfloat16", cache_size=2)
-    assert a.cache is None and b.cache.max_items == 2
+    a = build_segmenter("sam2-random-tiny", cache_bytes=0)
+    b = build_segmenter("sam2-random-tiny", dtype="bfloat16", cache_bytes=2_000_000)
+    assert a.cache is None and b.cache.max_bytes == 2_000_000
     assert next(b.model.parameters()).dtype == torch.bfloat16
     masks = b.decode(b.embed_cached(IMAGE), CALLS[:2])
     assert masks.shape == (2, H, W) and masks.dtype == bool

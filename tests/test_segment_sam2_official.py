@@ -208,6 +208,22 @@ def test_one_batch_of_mixed_layouts_agrees_and_equals_each_call_alone(
         np.testing.assert_array_equal(ours[k], official.decode(embeddings["official"], [c])[0])
 
 
+def test_embed_batch_is_one_forward_and_equals_embed(official, embeddings):
+    """Two images of different sizes through one ``forward_image``: each image's levels equal
+    its own ``embed`` (up to batched-kernel rounding), and its masks are the same."""
+    other = make_image()[:200, :300][::-1].copy()
+    official.max_embed_batch = 2  # the CPU default is 1
+    try:
+        batch = official.embed_batch([make_image(), other])
+    finally:
+        official.max_embed_batch = 1
+    assert [e.size for e in batch] == [(W, H), (300, 200)]
+    for x, y in zip(batch[0].data, embeddings["official"].data, strict=True):
+        assert x.shape == y.shape and float((x - y).abs().max()) <= LOGIT_TOL
+    mine = official.decode(batch[0], BATCH)
+    assert (mine != official.decode(embeddings["official"], BATCH)).mean() <= PIXEL_TOL
+
+
 def test_conversion_fails_loudly_on_missing_extra_and_misshapen_keys(official, converted):
     state = dict(official.model.state_dict())
     shapes = expected_shapes(converted.model)
@@ -244,8 +260,8 @@ def test_bad_labels_and_images_are_refused(official, embeddings):
 def test_pt_checkpoint_loads_through_the_factory_and_converts(official, converted, tmp_path):
     path = tmp_path / "sam2.1_hiera_tiny.pt"
     torch.save({"model": official.model.state_dict()}, path)
-    loaded = build_segmenter(str(path), cache_size=2)
-    assert isinstance(loaded, Sam2OfficialSegmenter) and loaded.cache.max_items == 2
+    loaded = build_segmenter(str(path), cache_bytes=2_000_000)
+    assert isinstance(loaded, Sam2OfficialSegmenter) and loaded.cache.max_bytes == 2_000_000
     assert not any(p.requires_grad for p in loaded.model.parameters())
     for k, v in official.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[k], v), k
@@ -257,7 +273,7 @@ def test_pt_checkpoint_loads_through_the_factory_and_converts(official, converte
 
 def test_factory_random_official_tiny_is_seeded():
     rng_state = torch.random.get_rng_state()
-    a = build_segmenter("sam2-official-random-tiny", cache_size=0)
+    a = build_segmenter("sam2-official-random-tiny", cache_bytes=0)
     assert torch.equal(torch.random.get_rng_state(), rng_state)  # global RNG untouched
     b = Sam2OfficialSegmenter.from_config(seed=0)
     assert isinstance(a, Sam2OfficialSegmenter) and a.cache is None

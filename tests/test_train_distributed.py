@@ -4,42 +4,24 @@ group is still normalised as ONE group: the advantages TRL used equal (R - group
 (group std + 1e-4) over all four rewards, and every reward equals the reward recomputed here for
 that completion.
 
-Launch: ``accelerate launch --multi_gpu --num_processes 2`` (torchrun underneath) with the
-training config's ``use_cpu: true``, which makes accelerate pick MULTI_CPU with gloo. (With
-accelerate 1.15, ``accelerate launch --cpu --num_processes 2`` starts ONE process unless an MPI
-hostfile is given.)"""
+Launch: ``accelerate launch --multi_gpu --num_processes 2`` (torchrun underneath, see
+tests/launch.py) with the training config's ``use_cpu: true``, which makes accelerate pick
+MULTI_CPU with gloo."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from launch import launch_command, launch_env
 from test_train_support import SIDE, tiny_args, warm, write_toy_cod10k
 
 __all__ = ["warm"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _accelerate() -> str:
-    exe = Path(sys.executable).with_name("accelerate")
-    found = str(exe) if exe.exists() else shutil.which("accelerate")
-    if found is None:
-        pytest.fail("the accelerate launcher is not installed next to this Python")
-    return found
 
 
 def test_group_split_across_two_processes(tmp_path: Path, warm: Path) -> None:
@@ -64,13 +46,9 @@ def test_group_split_across_two_processes(tmp_path: Path, warm: Path) -> None:
         use_cpu=True,
         learning_rate=1e-4,
     )
-    launch = [_accelerate(), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
-    launch += ["--mixed_precision", "no", "--dynamo_backend", "no"]
-    launch += ["--main_process_port", str(_free_port())]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(
-        [*launch, "-m", "segr1.cli", "train", *args],
-        env=env,
+        [*launch_command(2), "-m", "segr1.cli", "train", *args],
+        env=launch_env(),
         capture_output=True,
         text=True,
         timeout=600,

@@ -250,14 +250,19 @@ def eval_cmd(
         "completions, reports, its masks) and start over.",
     ),
 ) -> None:
-    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
+    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md.
+    Several processes: accelerate launch [--num_processes N] -m segr1.cli eval ... (each rank
+    predicts its share on its own GPU; rank 0 merges and scores)."""
     from segr1.data import sampling
     from segr1.data.registry import load_dataset
     from segr1.evaluate import check_outputs_apart, evaluate
     from segr1.prompting import default_side
+    from segr1.ranks import Ranks
 
+    ranks = Ranks.from_env()
     try:
         _check_device(device)
+        device = ranks.device(device)
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         prof = _profile(profile, profile_opt)
         samples = load_dataset(dataset, root, split, **opts)
@@ -276,10 +281,15 @@ def eval_cmd(
         result = evaluate(
             pipe, samples, out, dataset=dataset, root=root, split=split, model=model,
             segmenter=segmenter, sampling=sampling.describe(sample, seed, task), dropped=dropped,
-            batch_size=batch_size, force_new=force_new,
+            batch_size=batch_size, force_new=force_new, ranks=ranks,
         )  # fmt: skip
     except USER_ERRORS as e:
         _fail(e)
+    finally:
+        ranks.close()
+    if result is None:
+        typer.echo(f"rank {ranks.rank}: predicted its share; rank 0 scores and writes the report")
+        return
     typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
     typer.echo(f"{result['count']} samples, {result['unusable']} unusable answers; wrote {out}")
     for message in result["dropped"]:

@@ -23,7 +23,13 @@ Contract:
   so a finished run can be re-scored or extended without predicting again;
 * metrics are computed from the PNGs on disk by :func:`segr1.scoring.score_items`, the loop
   ``segr1 score`` runs, after all predictions exist, so the report describes exactly the files a
-  user can re-score.
+  user can re-score;
+* several processes (``accelerate launch -m segr1.cli eval``, :class:`segr1.ranks.Ranks`): rank
+  ``r`` of ``n`` predicts samples ``r, r + n, ...`` and appends to its own
+  ``completions.rank<r>.jsonl``; a sample finished in ANY log of the folder is not redone, so a
+  re-run (with any number of processes) continues where every rank stopped. Rank 0 waits for
+  all, merges the logs into ``completions.jsonl`` (in sample order; the rank logs are then
+  removed) and scores: the same files and report as one process.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from tqdm.auto import tqdm
 from segr1.data.io import write_mask
 from segr1.data.sample import Sample, check_unique_ids
 from segr1.profiles import DEFAULT, Profile
+from segr1.ranks import LOG_NAME, RANK_LOG_GLOB, Ranks
 from segr1.scoring import Item, conventions, kind_of, score_items
 
 RUN_NAME = "run.json"
@@ -81,6 +88,37 @@ def read_records(path: Path) -> dict[str, dict]:
     return done
 
 
+def completion_logs(out: Path) -> list[Path]:
+    """The completion logs in ``out``: ``completions.jsonl`` and every rank's own log."""
+    return [p for p in [out / LOG_NAME, *sorted(out.glob(RANK_LOG_GLOB))] if p.exists()]
+
+
+def read_all_records(out: Path) -> dict[str, dict]:
+    """Finished records by id from every completion log in ``out``."""
+    done: dict[str, dict] = {}
+    for path in completion_logs(out):
+        done.update(read_records(path))
+    return done
+
+
+def merge_logs(out: Path, samples: Sequence[Sample]) -> None:
+    """Rewrite ``completions.jsonl`` as every record of every log, ``samples``' order first
+    (then any other ids, as found), atomically; then remove the rank logs."""
+    rank_logs = sorted(out.glob(RANK_LOG_GLOB))
+    if not rank_logs:
+        return
+    done = read_all_records(out)
+    order = list(dict.fromkeys([s.id for s in samples if s.id in done] + list(done)))
+    tmp = out / f"{LOG_NAME}.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(done[i], ensure_ascii=False) + "\n" for i in order)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(out / LOG_NAME)
+    for path in rank_logs:
+        path.unlink()
+
+
 def _append(path: Path, records: Sequence[Record]) -> None:
     with path.open("a", encoding="utf-8") as f:
         for r in records:
@@ -104,13 +142,15 @@ def predict_dataset(
     out: Path,
     batch_size: int = 8,
     progress: bool = True,
+    log_name: str = LOG_NAME,
 ) -> dict[str, dict]:
-    """Write a mask and a completion record for every sample not already finished."""
+    """Write a mask and a completion record (appended to ``log_name``) for every sample not
+    already finished in any completion log of ``out``."""
     masks_dir = out / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
-    log = out / "completions.jsonl"
+    log = out / log_name
     _repair_tail(log)
-    done = {k: r for k, r in read_records(log).items() if not r.get("error")}
+    done = {k: r for k, r in read_all_records(out).items() if not r.get("error")}
     todo = [s for s in samples if not (s.id in done and (masks_dir / f"{s.id}.png").exists())]
     bar = tqdm(
         total=len(samples),
@@ -214,8 +254,8 @@ def _differences(old: dict, new: dict, prefix: str = "") -> dict[str, tuple]:
 def clear_run(out: Path) -> list[Path]:
     """Delete what an evaluation wrote into ``out`` (run.json, completions, reports, and the
     masks its completion log names) and nothing else; returns the deleted files."""
-    files = [out / n for n in (RUN_NAME, "completions.jsonl", "metrics.json", "report.md")]
-    files += [out / "masks" / f"{i}.png" for i in read_records(out / "completions.jsonl")]
+    files = [out / "masks" / f"{i}.png" for i in read_all_records(out)]
+    files += [out / n for n in (RUN_NAME, "metrics.json", "report.md")] + completion_logs(out)
     gone = [p for p in files if p.is_file()]
     for p in gone:
         p.unlink()
@@ -257,7 +297,7 @@ def check_run(out: Path, manifest: dict[str, Any], force_new: bool = False) -> N
                 "and start over."
             )
         return
-    if not force_new and ((out / "masks").exists() or (out / "completions.jsonl").exists()):
+    if not force_new and ((out / "masks").exists() or completion_logs(out)):
         raise ValueError(
             f"{out} holds masks or completions but no {RUN_NAME} (made by another tool or an "
             "older segr1); use another --out, or --force-new to delete them and start over"
@@ -316,11 +356,14 @@ def evaluate(
     batch_size: int = 8,
     progress: bool = True,
     force_new: bool = False,
-) -> dict[str, Any]:
+    ranks: Ranks | None = None,
+) -> dict[str, Any] | None:
     """Predict every sample (resuming), score the saved masks, write metrics.json + report.md.
     ``sampling`` describes how ``samples`` were chosen; ``dropped`` names the files the reader
     left out (both reported as given). ``force_new`` starts over in a folder holding another
-    run."""
+    run. With ``ranks`` of several processes, each predicts its shard and only rank 0 scores;
+    the others return None."""
+    ranks = ranks or Ranks()
     out = Path(out)
     dropped = list(dropped) or list(getattr(samples, "dropped", []))
     samples = list(samples)
@@ -334,8 +377,15 @@ def evaluate(
         pipeline, samples, dataset=dataset, root=root, split=split, model=model,
         segmenter=segmenter,
     )  # fmt: skip
-    check_run(out, manifest, force_new)
-    records = predict_dataset(pipeline, samples, out, batch_size, progress)
+    ranks.first(check_run, out, manifest, force_new)
+    predict_dataset(
+        pipeline, ranks.shard(samples), out, batch_size, progress, log_name=ranks.log_name()
+    )
+    ranks.barrier()
+    if not ranks.main:
+        return None
+    merge_logs(out, samples)
+    records = read_all_records(out)
     metrics = score_samples(samples, out / "masks", task, profile)
     unreadable = [
         f"{s.id}: {records[s.id]['error']}" for s in samples if records[s.id].get("error")

@@ -10,7 +10,7 @@ The path, shared with the training reward by construction:
   after a JPEG round trip and qwen-vl-utils' resize); answer coordinates are absolute pixels in
   that S x S frame;
 * the completion is parsed with the profile's rules and turned into masks by
-  :func:`segr1.segment.answers.segment_answers`, the function the reward calls: an answer that
+  :func:`segr1.segment.answers.segment_answers_many`, the function the reward calls: an answer that
   fails the answer format's validity gate gets an EMPTY mask, and its :class:`Prediction` keeps
   the completion with ``usable = False`` so it stays visible and counted;
 * ``segment_at="model"`` (default, released protocol): the segmenter embeds the S x S image and
@@ -21,8 +21,9 @@ The path, shared with the training reward by construction:
 * decoding is greedy by default (the released evaluation); other generation settings (e.g. a
   repetition penalty) come from the checkpoint's ``generation_config.json``.
 
-Each image is embedded once, through the segmenter's own cache when it has one; all the
-completions of one image are decoded in one batched segmenter call.
+Each image is embedded once, through the segmenter's own cache when it has one, and the images of
+a batch in one batched encoder call; all the completions of one image are decoded in one
+batched segmenter call.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from segr1.profiles import Profile, get_profile
 from segr1.protocol.geometry import Prompts, original_prompts
 from segr1.protocol.parse import Answer, parse_answer
 from segr1.protocol.templates import Template
-from segr1.segment.answers import segment_answers
+from segr1.segment.answers import segment_answers_many
 from segr1.segment.base import Segmenter
 
 SEGMENT_AT = ("model", "original")
@@ -260,26 +261,39 @@ class Pipeline:
         self, image: ImageLike, completions: Sequence[str], square: np.ndarray | None = None
     ) -> list[Prediction]:
         """Parse and segment several completions for ONE image (one embed, one batched decode)
-        through :func:`segment_answers`. ``square``: the image's :meth:`square`, when known."""
-        rgb = to_rgb(image)
-        h, w = rgb.shape[:2]
-        square = self.square(rgb) if square is None else square
-        answers = [parse_answer(c, self.rules) for c in completions]
-        masks = segment_answers(
+        through :func:`segment_answers_many`. ``square``: the image's :meth:`square`, when known."""
+        return self.segment_many([image], [completions], None if square is None else [square])[0]
+
+    def segment_many(
+        self,
+        images: Sequence[ImageLike],
+        completions: Sequence[Sequence[str]],
+        squares: Sequence[np.ndarray] | None = None,
+    ) -> list[list[Prediction]]:
+        """:meth:`segment_completions` for several images: the images are embedded in ONE
+        batched encoder call (:func:`segment_answers_many`)."""
+        rgbs = [to_rgb(im) for im in images]
+        squares = [self.square(rgb) for rgb in rgbs] if squares is None else list(squares)
+        answers = [[parse_answer(c, self.rules) for c in group] for group in completions]
+        masks = segment_answers_many(
             self.segmenter,
-            self.segmenter_image(rgb, square),
+            [self.segmenter_image(rgb, sq) for rgb, sq in zip(rgbs, squares, strict=True)],
             answers,
             side=self.side,
             joint=self.profile.joint(self.task),
-        )  # (P, S, S), or (P, H, W) when segmenting the original
+        )  # per image (P, S, S), or (P, H, W) when segmenting the original
         soft = self.profile.soft(self.task)
         out = []
-        for completion, answer, mask in zip(completions, answers, masks, strict=True):
-            levels = resize_levels(mask, (w, h))  # (H, W) uint8
-            if not soft:
-                levels = binarize(levels).astype(np.uint8) * np.uint8(255)
-            shown = original_prompts(answer, self.side, (w, h))
-            out.append(Prediction(completion, answer, levels, shown))
+        for rgb, group, parsed, group_masks in zip(rgbs, completions, answers, masks, strict=True):
+            h, w = rgb.shape[:2]
+            preds = []
+            for completion, answer, mask in zip(group, parsed, group_masks, strict=True):
+                levels = resize_levels(mask, (w, h))  # (H, W) uint8
+                if not soft:
+                    levels = binarize(levels).astype(np.uint8) * np.uint8(255)
+                shown = original_prompts(answer, self.side, (w, h))
+                preds.append(Prediction(completion, answer, levels, shown))
+            out.append(preds)
         return out
 
     def segment_completion(self, image: ImageLike, completion: str) -> Prediction:
@@ -319,8 +333,8 @@ class Pipeline:
                 batch_size=batch_size,
                 **generate_kwargs,
             )
-            for im, sq, t in zip(chunk, squares, texts, strict=True):
-                out += self.segment_completions(im, [t], square=sq)
+            for preds in self.segment_many(chunk, [[t] for t in texts], squares):
+                out += preds
             bar.update(len(chunk))
         bar.close()
         return out

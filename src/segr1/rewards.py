@@ -26,9 +26,11 @@ Rewards (SEG-R1.md section 4):
   4) keeps its mask (its IoU is logged) but scores 0.0. ``usable_rate`` and ``rewardable_rate``
   are logged.
 
-Masks come from :func:`segr1.segment.answers.segment_answers`, the function the inference
+Masks come from :func:`segr1.segment.answers.segment_answers_many`, the function the inference
 pipeline calls: each distinct image is embedded ONCE per call (the G completions of a GRPO group
-share it) and all of its answers are decoded in one batched call. IoU and S-measure are the
+share it; the distinct images of the call go through the encoder in one batch) and all of its
+answers are decoded in one batched call. With a segmenter cache, its hit rate and size are
+logged (``embed_cache_hit_rate``, ``embed_cache_mb``). IoU and S-measure are the
 :mod:`segr1.metrics` functions evaluation uses.
 """
 
@@ -45,7 +47,7 @@ import numpy as np
 from segr1.imaging import binarize, mask_levels, resize_levels, stretch, to_rgb
 from segr1.metrics import iou, s_measure
 from segr1.protocol.parse import Answer, parse_answer
-from segr1.segment.answers import segment_answers
+from segr1.segment.answers import segment_answers_many
 from segr1.segment.base import Segmenter, image_key
 
 Variant = Literal["smeasure", "released"]
@@ -159,11 +161,14 @@ class SegmentationReward:
         by_image: dict[bytes, list[int]] = {}
         for i, square in enumerate(squares):
             by_image.setdefault(image_key(square), []).append(i)
+        groups = segment_answers_many(
+            self.segmenter,
+            [squares[rows[0]] for rows in by_image.values()],
+            [[answers[i] for i in rows] for rows in by_image.values()],
+            side=self.side,
+        )  # one (P, S, S) per distinct image, all embedded in one batched call
         preds: list[np.ndarray | None] = [None] * len(answers)
-        for rows in by_image.values():
-            group = segment_answers(
-                self.segmenter, squares[rows[0]], [answers[i] for i in rows], side=self.side
-            )  # (P, S, S)
+        for rows, group in zip(by_image.values(), groups, strict=True):
             for i, pred in zip(rows, group, strict=True):
                 preds[i] = pred
         gts: dict[int, np.ndarray] = {}  # TRL repeats a row's mask object G times: convert once
@@ -207,6 +212,11 @@ class SegmentationReward:
             log_metric("rewardable_rate", sum(s.rewardable for s in self.last) / n)
             log_metric("format_rate", sum(s.answer.format_ok for s in self.last) / n)
             log_metric("mean_iou", sum(s.iou for s in self.last) / n)
+            cache = getattr(self.segmenter, "cache", None)
+            if cache is not None:
+                stats = cache.stats()
+                log_metric("embed_cache_hit_rate", stats.hit_rate)
+                log_metric("embed_cache_mb", stats.bytes / 1e6)
         if log_extra is not None:
             log_extra("iou", [round(s.iou, 4) for s in self.last])
         return [s.reward for s in self.last]

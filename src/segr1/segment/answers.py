@@ -9,6 +9,11 @@ the segmenter should embed, and returns one mask per answer:
   against ONE embedding of the image (through the segmenter's cache) in ONE batched call;
 * the image is embedded only when at least one answer is usable.
 
+:func:`segment_answers_many` is the same for several images at once (the reward's distinct
+images of a GRPO step, an evaluation batch): the images with a usable answer are embedded in
+ONE batched encoder call (:meth:`Segmenter.embed_many_cached`). :func:`segment_answers` is
+that function for one image.
+
 The reward passes the S x S image (masks ``(P, S, S)``); the pipeline passes the S x S image too
 (``segment_at="model"``, then upsamples with :func:`segr1.imaging.resize_levels`) or the original
 image (``segment_at="original"``, masks at the original size).
@@ -43,12 +48,30 @@ def segment_answers(
     """``(P, H, W)`` bool: the mask each answer's prompts give on ``image`` (``(H, W, 3)`` uint8
     RGB). ``side``: the S of the frame the answers are written in. ``joint``: the released
     ReasonSeg rule (one call: the first box with all points) instead of the per-box rule."""
-    h, w = image.shape[:2]
-    out = np.zeros((len(answers), h, w), dtype=bool)  # (P, H, W)
-    sets = usable_prompts(answers, side, (w, h), joint)
-    todo = [i for i, p in enumerate(sets) if p is not None]
-    if not todo:
-        return out
-    embedding = segmenter.embed_cached(image)
-    out[todo] = segmenter.segment(embedding, [sets[i] for i in todo])  # (P', H, W)
+    return segment_answers_many(segmenter, [image], [answers], side=side, joint=joint)[0]
+
+
+def segment_answers_many(
+    segmenter: Segmenter,
+    images: Sequence[np.ndarray],
+    answers: Sequence[Sequence[Answer]],
+    *,
+    side: int,
+    joint: bool = False,
+) -> list[np.ndarray]:
+    """One ``(P_i, H_i, W_i)`` bool array per image: :func:`segment_answers` of
+    ``(images[i], answers[i])``, with every image that has a usable answer embedded in ONE
+    batched encoder call, then one batched decode per image."""
+    if len(images) != len(answers):
+        raise ValueError(f"{len(images)} images but {len(answers)} answer lists")
+    out, sets = [], []
+    for image, group in zip(images, answers, strict=True):
+        h, w = image.shape[:2]
+        out.append(np.zeros((len(group), h, w), dtype=bool))  # (P, H, W)
+        sets.append(usable_prompts(group, side, (w, h), joint))
+    todo = [i for i, s in enumerate(sets) if any(p is not None for p in s)]
+    embeddings = segmenter.embed_many_cached([images[i] for i in todo]) if todo else []
+    for i, embedding in zip(todo, embeddings, strict=True):
+        rows = [k for k, p in enumerate(sets[i]) if p is not None]
+        out[i][rows] = segmenter.segment(embedding, [sets[i][k] for k in rows])  # (P', H, W)
     return out

@@ -1,9 +1,12 @@
 """The segmenter protocol and the Seg-R1 combination rule. numpy in, numpy out.
 
 A segmenter embeds an image ONCE (:meth:`Segmenter.embed`) and then turns many prompt sets into
-masks against that embedding in ONE batched decoder call (:meth:`Segmenter.segment`). Backends
-implement only :meth:`embed` and :meth:`decode`; how a prompt set becomes decoder calls and how
-their masks combine is decided here, once, for every backend:
+masks against that embedding in ONE batched decoder call (:meth:`Segmenter.segment`). Several
+images are embedded in one batched encoder call by :meth:`Segmenter.embed_batch` where the
+backend allows it (SAM2; the default embeds one by one), through the cache by
+:meth:`Segmenter.embed_many_cached`. Backends implement only :meth:`embed` and :meth:`decode`
+(and optionally :meth:`embed_batch`); how a prompt set becomes decoder calls and how their masks
+combine is decided here, once, for every backend:
 
 * for each box: that box plus the points inside it (inclusive), or the box alone;
 * the prompt set's mask is the union (OR) of its per-box masks;
@@ -84,7 +87,7 @@ class Segmenter(ABC):
 
     name: str = "segmenter"
     #: Optional bounded embedding cache (``segr1.segment.cache.EmbeddingCache``); set by
-    #: ``build_segmenter``. It must offer ``get(image, compute) -> Embedding``.
+    #: ``build_segmenter``. It must offer ``get_many(images, compute_many) -> list[Embedding]``.
     cache: Any = None
 
     @abstractmethod
@@ -95,12 +98,27 @@ class Segmenter(ABC):
     def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
         """Masks ``(C, H, W)`` bool, one per call, in the embedded image's frame, batched."""
 
+    def embed_batch(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """One embedding per image. Backends whose encoder takes a batch override this with ONE
+        batched call; this default embeds one image at a time."""
+        return [self.embed(image) for image in images]
+
+    def embed_many_cached(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """One embedding per image through the cache when one is attached; the images it does
+        not hold (each distinct one once) go to :meth:`embed_batch` together."""
+        if self.cache is not None:
+            return self.cache.get_many(images, self.embed_batch)
+        keys = [image_key(image) for image in images]
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}  # key -> first index
+        computed = dict(
+            zip(first, self.embed_batch([images[i] for i in first.values()]), strict=True)
+        )
+        return [computed[key] for key in keys]
+
     def embed_cached(self, image: np.ndarray) -> Embedding:
         """:meth:`embed` through the cache when one is attached: the G completions of one image
         in a GRPO step run the encoder once, and a later epoch not at all while it fits."""
-        if self.cache is None:
-            return self.embed(image)
-        return self.cache.get(image, self.embed)
+        return self.embed_many_cached([image])[0]
 
     def segment(self, embedding: Embedding, prompt_sets: Sequence[Prompts]) -> np.ndarray:
         """Masks ``(P, H, W)`` bool, one per prompt set, from ONE batched decode."""

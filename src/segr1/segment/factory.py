@@ -11,13 +11,14 @@
 * anything else: a transformers SAM2 checkpoint, by hub id (``facebook/sam2.1-hiera-large``)
   or local directory.
 
-Every segmenter gets an :class:`EmbeddingCache` of ``cache_size`` items (0: none).
+Every segmenter gets an :class:`EmbeddingCache` holding at most ``cache_bytes`` (0: none; default
+1 GiB), its tensors stored as ``cache_dtype`` (None: as computed; ``"bfloat16"`` halves them).
 """
 
 from __future__ import annotations
 
 from segr1.segment.base import Segmenter
-from segr1.segment.cache import EmbeddingCache
+from segr1.segment.cache import DEFAULT_MAX_BYTES, EmbeddingCache
 from segr1.segment.grabcut import GrabCutSegmenter
 from segr1.segment.sam2 import Sam2Segmenter, hiera_tiny_config, tiny_sam2_config
 from segr1.segment.sam2_official import TINY_CONFIG, Sam2OfficialSegmenter
@@ -36,10 +37,13 @@ def build_segmenter(
     device: str = "cpu",
     dtype: str = "float32",
     bgr: bool = False,
-    cache_size: int = 64,
+    cache_bytes: int = DEFAULT_MAX_BYTES,
+    cache_dtype: str | None = None,
 ) -> Segmenter:
     """A frozen segmenter for ``name`` (see the module docstring) with its embedding cache."""
-    cache = EmbeddingCache(cache_size) if cache_size > 0 else None
+    cache = None
+    if cache_bytes > 0:
+        cache = EmbeddingCache(max_bytes=cache_bytes, store_dtype=cache_dtype)
     if name == "grabcut":
         return GrabCutSegmenter(bgr=bgr, cache=cache)
     official = {"device": device, "dtype": dtype, "bgr": bgr, "cache": cache}

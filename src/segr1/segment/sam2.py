@@ -13,6 +13,12 @@ token layout (box or not, number of points) into one forward each, so every mask
 mask of that call decoded alone. ``batching="padded"`` pads points with -10 and needs one
 forward per kind (with / without box): fewer forwards, masks within float noise of exact.
 
+Several images: :meth:`Sam2Segmenter.embed_batch` runs the vision encoder once on a batch of up
+to ``max_embed_batch`` images (default: 8 on a GPU, 1 on the CPU, where batching measured
+slower); each image's three feature levels are then copied out of the
+batch (so a cached embedding holds only its own memory). The encoder treats batch rows
+independently; batched kernels may round differently from a batch of one (float noise).
+
 Images are RGB; ``bgr=True`` swaps channels before the encoder to reproduce the released
 Seg-R1 code's quirk. transformers is imported lazily so ``import segr1.segment`` stays light.
 """
@@ -164,6 +170,18 @@ def layout_groups(calls: Sequence[Call], batching: Batching) -> list[list[int]]:
     return list(groups.values())
 
 
+def default_embed_batch(device: str) -> int:
+    """Images per encoder forward: 8 on a GPU; 1 on the CPU, where a batch of 4 hiera-tiny
+    images gave 12 % fewer images per second than one at a time (docs/benchmarks.md)."""
+    return 8 if str(device).startswith("cuda") else 1
+
+
+def own_rows(levels: Sequence[torch.Tensor], i: int, n: int) -> tuple[torch.Tensor, ...]:
+    """Row ``i`` of each batched feature level, copied out of a batch of ``n`` (kept as is
+    when ``n == 1``) so that a stored embedding does not hold the whole batch's memory."""
+    return tuple(f if n == 1 else f[i : i + 1].clone() for f in levels)
+
+
 class Sam2Segmenter(Segmenter):
     """A frozen transformers SAM2 (eval mode, no gradients) behind the Segmenter protocol."""
 
@@ -179,6 +197,7 @@ class Sam2Segmenter(Segmenter):
         batching: Batching = "exact",
         max_batch: int = 64,
         cache: EmbeddingCache | None = None,
+        max_embed_batch: int | None = None,
     ) -> None:
         if batching not in ("exact", "padded"):
             raise ValueError(f"unknown batching {batching!r}; choose 'exact' or 'padded'")
@@ -190,6 +209,7 @@ class Sam2Segmenter(Segmenter):
         self.bgr = bgr
         self.batching: Batching = batching
         self.max_batch = max_batch
+        self.max_embed_batch = max_embed_batch or default_embed_batch(device)
         self.cache = cache
 
     @classmethod
@@ -240,23 +260,39 @@ class Sam2Segmenter(Segmenter):
         self.model.save_pretrained(str(directory))
         self.processor.save_pretrained(str(directory))
 
-    def pixel_values(self, image: np.ndarray) -> torch.Tensor:
-        """(H, W, 3) uint8 RGB -> (1, 3, S, S) normalised encoder input (channels swapped if bgr)."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(
-                f"SAM2 expects an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-            )
+    def pixel_values(self, images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB image(s) -> (B, 3, S, S) normalised encoder input (channels
+        swapped if bgr); the images may differ in size."""
+        images = [images] if isinstance(images, np.ndarray) else list(images)
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(
+                    f"SAM2 expects an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
+                )
         if self.bgr:
-            image = image[..., ::-1]
-        batch = self.processor(images=np.ascontiguousarray(image), return_tensors="pt")
+            images = [image[..., ::-1] for image in images]
+        batch = self.processor(
+            images=[np.ascontiguousarray(image) for image in images], return_tensors="pt"
+        )
         return batch["pixel_values"].to(device=self.device, dtype=self.dtype)
 
     def embed(self, image: np.ndarray) -> Embedding:
+        return self.embed_batch([image])[0]
+
+    def embed_batch(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """One encoder forward per ``max_embed_batch`` images."""
         import torch
 
-        with torch.inference_mode():
-            features = self.model.get_image_embeddings(self.pixel_values(image))
-        return Embedding(size=(image.shape[1], image.shape[0]), data=tuple(features))
+        out = []
+        for start in range(0, len(images), self.max_embed_batch):
+            chunk = images[start : start + self.max_embed_batch]
+            with torch.inference_mode():
+                features = self.model.get_image_embeddings(self.pixel_values(chunk))
+            out += [
+                Embedding((im.shape[1], im.shape[0]), own_rows(features, i, len(chunk)))
+                for i, im in enumerate(chunk)
+            ]
+        return out
 
     def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
         w, h = embedding.size

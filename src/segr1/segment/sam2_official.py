@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from segr1.segment.base import Call, Embedding, Segmenter
-from segr1.segment.sam2 import layout_groups, torch_dtype
+from segr1.segment.sam2 import default_embed_batch, layout_groups, own_rows, torch_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -137,6 +137,7 @@ class Sam2OfficialSegmenter(Segmenter):
         bgr: bool = False,
         max_batch: int = 64,
         cache: EmbeddingCache | None = None,
+        max_embed_batch: int | None = None,
     ) -> None:
         self.dtype = torch_dtype(dtype)
         self.device = device
@@ -144,6 +145,7 @@ class Sam2OfficialSegmenter(Segmenter):
         self.side = int(model.image_size)
         self.bgr = bgr
         self.max_batch = max_batch
+        self.max_embed_batch = max_embed_batch or default_embed_batch(device)
         self.cache = cache
 
     @classmethod
@@ -207,20 +209,33 @@ class Sam2OfficialSegmenter(Segmenter):
         return ((x - mean) / std).to(self.device)
 
     def embed(self, image: np.ndarray) -> Embedding:
+        return self.embed_batch([image])[0]
+
+    def embed_batch(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """One ``forward_image`` per ``max_embed_batch`` images (``set_image_batch`` does the
+        same), each image's levels copied out of the batch."""
         import torch
 
         model = self.model
-        with torch.inference_mode(), self.autocast():
-            backbone_out = model.forward_image(self.pixel_values(image))
-            _, feats, _, sizes = model._prepare_backbone_features(backbone_out)
-            if model.directly_add_no_mem_embed:
-                feats[-1] = feats[-1] + model.no_mem_embed
-            # (HW, 1, C) -> (1, C, h, w): s0 (S/4), s1 (S/8), image_embed (S/16)
-            maps = tuple(
-                f.permute(1, 2, 0).reshape(1, -1, h, w)
-                for f, (h, w) in zip(feats, sizes, strict=True)
-            )
-        return Embedding(size=(image.shape[1], image.shape[0]), data=maps)
+        out = []
+        for start in range(0, len(images), self.max_embed_batch):
+            chunk = images[start : start + self.max_embed_batch]
+            with torch.inference_mode(), self.autocast():
+                pixels = torch.cat([self.pixel_values(im) for im in chunk])  # (B, 3, S, S)
+                backbone_out = model.forward_image(pixels)
+                _, feats, _, sizes = model._prepare_backbone_features(backbone_out)
+                if model.directly_add_no_mem_embed:
+                    feats[-1] = feats[-1] + model.no_mem_embed
+                # (HW, B, C) -> (B, C, h, w): s0 (S/4), s1 (S/8), image_embed (S/16)
+                maps = [
+                    f.permute(1, 2, 0).reshape(len(chunk), -1, h, w)
+                    for f, (h, w) in zip(feats, sizes, strict=True)
+                ]
+            out += [
+                Embedding((im.shape[1], im.shape[0]), own_rows(maps, i, len(chunk)))
+                for i, im in enumerate(chunk)
+            ]
+        return out
 
     def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
         w, h = embedding.size

@@ -97,6 +97,20 @@ class SegR1Config(GRPOConfig):
         default="float32",
         metadata=_help("Segmenter weights dtype: float32, bfloat16 or float16."),
     )
+    segmenter_cache_mb: int = field(
+        default=1024,
+        metadata=_help(
+            "Bound of the segmenter's embedding cache in MB (0: no cache). One SAM2 1024 px "
+            "embedding is 16.8 MB in float32."
+        ),
+    )
+    segmenter_cache_dtype: str | None = field(
+        default=None,
+        metadata=_help(
+            "Store cached embeddings as bfloat16 or float16 (half the memory; the decoder then "
+            "always sees the rounded embedding, cached or not). Default: as computed."
+        ),
+    )
     bgr: bool = field(
         default=False,
         metadata=_help(

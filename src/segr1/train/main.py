@@ -51,7 +51,12 @@ def build_segmenter_for(cfg: SegR1Config) -> Segmenter:
     from segr1.segment import build_segmenter
 
     return build_segmenter(
-        cfg.segmenter, device=segmenter_device(cfg), dtype=cfg.segmenter_dtype, bgr=cfg.bgr
+        cfg.segmenter,
+        device=segmenter_device(cfg),
+        dtype=cfg.segmenter_dtype,
+        bgr=cfg.bgr,
+        cache_bytes=cfg.segmenter_cache_mb * 1_000_000,
+        cache_dtype=cfg.segmenter_cache_dtype,
     )
 
 
