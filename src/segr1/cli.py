@@ -188,8 +188,9 @@ def eval_cmd(
     dataset: str = typer.Option(
         ...,
         "--dataset",
-        help="Dataset name (segr1 data list); a plain image/mask folder pair is "
-        "--dataset folder --images DIR --masks DIR.",
+        help="Dataset name (segr1 data list), or several: cod10k,camo,nc4k,chameleon (each "
+        "into OUT/<name>; NAME:SPLIT picks a split, e.g. dis5k:dis-te1); a plain image/mask "
+        "folder pair is --dataset folder --images DIR --masks DIR.",
     ),
     out: str = typer.Option(..., "--out", help="Output folder; a re-run resumes in it."),
     root: str | None = ROOT,
@@ -219,37 +220,60 @@ def eval_cmd(
     limit: int | None = typer.Option(
         None, min=1, help="Evaluate only the first N samples (smoke runs)."
     ),
+    save_prob: bool = typer.Option(
+        False,
+        "--save-prob",
+        help="Also write the segmenter's mask probability (sigmoid of the mask logits, max "
+        "across boxes) as 8-bit PNGs in probs/, scored as metrics_prob with their own curves "
+        "(GrabCut has none: its binary mask).",
+    ),
 ) -> None:
-    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md."""
+    """Evaluate a policy on one or more datasets: mask PNGs, completions.jsonl, metrics.json,
+    curves.json, report.md per dataset (segr1 report draws tables and curves from them)."""
     from segr1.data import sampling
     from segr1.data.registry import load_dataset
+    from segr1.eval_many import evaluate_datasets, parse_datasets, shared_pipeline
     from segr1.evaluate import evaluate
     from segr1.prompting import default_side
+
+    def load(choice):  # -> the samples to evaluate
+        samples = load_dataset(choice.name, root, choice.split, **opts)
+        if sample != "all" and samples and samples[0].task == "foreground":
+            typer.echo(f"note: --sample released keeps every image of {choice.label}, a "
+                       "foreground set, as the released evaluation did", err=True)  # fmt: skip
+        return sampling.choose_samples(samples, sample, seed)[:limit]
+
+    def make(task, first):  # -> a Pipeline for task, sharing the first one's models
+        kw = dict(profile=prof, max_new_tokens=max_new_tokens, stage=stage,
+                  segment_at=segment_at, probabilities=save_prob)  # fmt: skip
+        s = side or default_side(task)
+        if first is not None:
+            return shared_pipeline(first, task, s, **kw)
+        return _pipeline(model, segmenter=segmenter, task=task, side=s, device=device,
+                         dtype=dtype, **kw)  # fmt: skip
+
+    def run(pipe, samples, folder, choice):
+        return evaluate(
+            pipe, samples, folder, dataset=choice.label, model=model, segmenter=segmenter,
+            sampling=sampling.describe(sample, seed, pipe.task), batch_size=batch_size,
+        )  # fmt: skip
 
     try:
         _check_device(device)
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         prof = _profile(profile, profile_opt)
-        samples = load_dataset(dataset, root, split, **opts)
-        task = samples[0].task if samples else "foreground"
-        if sample != "all" and task == "foreground":
-            typer.echo("note: --sample released keeps every image of a foreground set, as the "
-                       "released evaluation did", err=True)  # fmt: skip
-        samples = sampling.choose_samples(samples, sample, seed)[:limit]
-        pipe = _pipeline(
-            model, segmenter=segmenter, task=task,
-            side=side or default_side(task), device=device, dtype=dtype,
-            profile=prof, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
-        )  # fmt: skip
-        result = evaluate(
-            pipe, samples, out, dataset=dataset, model=model, segmenter=segmenter,
-            sampling=sampling.describe(sample, seed, task), batch_size=batch_size,
-        )  # fmt: skip
+        choices = parse_datasets(dataset, split)
+        if len(choices) > 1 and "images" in opts:
+            raise ValueError("--images/--masks name one folder pair: use them with one dataset")
+        results = evaluate_datasets(choices, out, load, make, run)
     except (ValueError, OSError, TypeError, ImportError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
-    typer.echo(f"{result['count']} samples, {result['unusable']} unusable answers; wrote {out}")
+    for folder, result in results:
+        typer.echo((folder / "report.md").read_text(encoding="utf-8"))
+        typer.echo(
+            f"{result['count']} samples, {result['unusable']} unusable answers; wrote {folder}"
+        )
 
 
 @app.command(
@@ -318,6 +342,38 @@ def score(
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         typer.echo(f"wrote {json_path}")
+
+
+@app.command()
+def report(
+    run_dirs: list[str] = typer.Argument(
+        ..., help="Finished segr1 eval output folders (a run, or a multi-dataset --out)."
+    ),
+    out: str = typer.Option(..., "--out", help="Report folder (report.md, tables/, curves/)."),
+    label: list[str] | None = typer.Option(
+        None, "--label", help="Row name per RUN_DIR, in order [default: the folder names]."
+    ),
+    metrics: str | None = typer.Option(
+        None,
+        "--metrics",
+        help="Table columns, comma-separated (e.g. Sm,meanEm,wFm,MAE) [default: per task: "
+        "Sm,meanEm,wFm,MAE,maxEm,maxFm | cIoU,gIoU].",
+    ),
+    digits: int = typer.Option(3, min=1, max=8, help="Decimals in the Markdown and LaTeX tables."),
+) -> None:
+    """Tables (Markdown, CSV, LaTeX; best per column in bold) and PR / F / E curves (PNG, PDF)
+    from finished runs, read from their metrics.json and curves.json: one table per task, one
+    figure per dataset, one row / line per run."""
+    from segr1.reports import build_report
+
+    try:
+        columns = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
+        path = build_report(run_dirs, out, labels=label or [], metrics=columns, digits=digits)
+    except (ValueError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(path.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {path.parent}")
 
 
 @app.command()

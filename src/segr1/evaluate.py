@@ -5,8 +5,11 @@ Output folder layout (``out``)::
     run.json                 what produced the masks: model, segmenter, dataset, profile, ...
     masks/<sample id>.png    8-bit mask at the image's resolution (0 / 255, or soft levels
                              when the profile saves soft foreground masks)
+    probs/<sample id>.png    with --save-prob: the segmenter's mask probability x 255
+                             (inference.PROB_DESCRIPTION), scored as "metrics_prob"
     completions.jsonl        one record per sample: id, completion, parsed answer, usable
     metrics.json             numbers + the profile + the conventions used to get them
+    curves.json              foreground: PR / F / E curves per threshold (segr1.curves)
     report.md                the same as a Markdown table
 
 Contract:
@@ -43,6 +46,7 @@ from segr1.profiles import DEFAULT, Profile
 from segr1.scoring import Item, conventions, kind_of, score_items
 
 RUN_NAME = "run.json"
+PROBS_DIR = "probs"
 #: Report column order: the four numbers COD papers report first, then the rest.
 REPORT_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm",
                "IoU", "Dice", "cIoU", "gIoU", "cIoU_ignore_excluded", "gIoU_ignore_excluded",
@@ -124,6 +128,8 @@ def predict_dataset(
         )
         records = []
         for sample, pred in zip(batch, preds, strict=True):
+            if pred.prob is not None:  # before the mask: a finished sample has both
+                write_mask(out / PROBS_DIR / f"{sample.id}.png", pred.prob)
             write_mask(masks_dir / f"{sample.id}.png", pred.levels)
             records.append(Record(sample.id, pred.completion, pred.answer.to_dict(), pred.usable))
         _append(log, records)
@@ -134,14 +140,20 @@ def predict_dataset(
 
 
 def score_samples(
-    samples: Sequence[Sample], masks_dir: Path, task: str, profile: Profile = DEFAULT
-) -> dict[str, float]:
+    samples: Sequence[Sample],
+    masks_dir: Path,
+    task: str,
+    profile: Profile = DEFAULT,
+    curves: bool = False,
+) -> dict[str, Any]:
     """Metrics of the saved masks against each sample's own ground truth (the ``segr1 score``
-    loop; a mask of the wrong size is an error here, since eval writes masks at GT size)."""
+    loop; a mask of the wrong size is an error here, since eval writes masks at GT size);
+    ``curves``: also the foreground curves (see :func:`score_items`)."""
     items = [Item(s.id, masks_dir / f"{s.id}.png", s.load_mask, s.load_ignore) for s in samples]
     return score_items(
-        items, kind_of(task), profile=profile, size_mismatch="error", total=len(items)
-    )
+        items, kind_of(task), profile=profile, size_mismatch="error", total=len(items),
+        curves=curves,
+    )  # fmt: skip
 
 
 def run_manifest(pipeline: Any, **fields: Any) -> dict[str, Any]:
@@ -152,6 +164,8 @@ def run_manifest(pipeline: Any, **fields: Any) -> dict[str, Any]:
     model = fields.get("model")
     if model and Path(str(model)).exists():
         fields["model"] = str(Path(str(model)).resolve())
+    if getattr(pipeline, "probabilities", False):
+        fields["save_prob"] = True  # absent otherwise, so older run folders still resume
     return {
         **fields,
         "profile_switches": profile.generation(),
@@ -216,12 +230,58 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         "|" + "---|" * len(keys),
         "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
         "",
+        *_prob_lines(result),
         "## Conventions",
         "",
         *[f"- **{k}**: {v}" for k, v in result["conventions"].items()],
         "",
     ]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _prob_lines(result: dict[str, Any]) -> list[str]:
+    """The probability maps' metrics (``--save-prob``), as a second table."""
+    m = result.get("metrics_prob")
+    if not m:
+        return []
+    keys = [k for k in REPORT_KEYS if k in m]
+    return [
+        "Probability maps (probs/, --save-prob):",
+        "",
+        "| " + " | ".join(keys) + " |",
+        "|" + "---|" * len(keys),
+        "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
+        "",
+    ]
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if k not in ("count", "missing", "resized", "curves")
+    }
+
+
+def score_run(
+    out: Path, samples: Sequence[Sample], task: str, profile: Profile, probabilities: bool
+) -> dict[str, Any]:
+    """Score a run folder's masks (and probability maps): ``{"metrics", "metrics_prob"?}``;
+    writes ``curves.json`` for a foreground task."""
+    from segr1.curves import curve_record, write_curves
+
+    found = {"metrics": score_samples(samples, out / "masks", task, profile, curves=True)}
+    if probabilities:
+        found["metrics_prob"] = score_samples(samples, out / PROBS_DIR, task, profile, True)
+    sources = {"metrics": "masks", "metrics_prob": "probabilities"}
+    curves = {
+        sources[key]: curve_record(m["curves"], m["count"])
+        for key, m in found.items()
+        if "curves" in m
+    }
+    if curves:
+        write_curves(out, curves)
+    return {key: _scalars(m) for key, m in found.items()}
 
 
 def evaluate(
@@ -248,7 +308,8 @@ def evaluate(
     manifest = run_manifest(pipeline, dataset=dataset, model=model, segmenter=segmenter)
     check_run(out, manifest)
     records = predict_dataset(pipeline, samples, out, batch_size, progress)
-    metrics = score_samples(samples, out / "masks", task, profile)
+    probabilities = bool(getattr(pipeline, "probabilities", False))
+    scored = score_run(out, samples, task, profile, probabilities)
     unusable = sum(not records[s.id]["usable"] for s in samples)
     result = {
         **manifest,
@@ -259,9 +320,7 @@ def evaluate(
         "unusable": unusable,
         "usable_rate": 1.0 - unusable / len(samples),
         "format_rate": sum(records[s.id]["answer"]["format_ok"] for s in samples) / len(samples),
-        "metrics": {
-            k: float(v) for k, v in metrics.items() if k not in ("count", "missing", "resized")
-        },
+        **scored,
         "conventions": conventions(
             kind_of(task),
             profile,
@@ -272,5 +331,11 @@ def evaluate(
             max_new_tokens=getattr(pipeline, "max_new_tokens", None),
         ),
     }
+    if probabilities:
+        from segr1.inference import PROB_DESCRIPTION
+
+        result["conventions"]["probability maps"] = (
+            f"probs/<id>.png: {PROB_DESCRIPTION}; scored by the same rules into metrics_prob"
+        )
     write_report(out, result)
     return result

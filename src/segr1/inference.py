@@ -23,6 +23,10 @@ The path, shared with the training reward by construction:
 
 Each image is embedded once, through the segmenter's own cache when it has one; all the
 completions of one image are decoded in one batched segmenter call.
+
+``probabilities=True`` also gives each prediction the segmenter's mask probability
+(:data:`PROB_DESCRIPTION`) from the same :func:`segment_answers` call. It is NOT the ``released``
+profile's soft foreground mask (the binary S x S mask resized without re-binarising).
 """
 
 from __future__ import annotations
@@ -51,18 +55,27 @@ from segr1.segment.answers import segment_answers
 from segr1.segment.base import Segmenter
 
 SEGMENT_AT = ("model", "original")
+#: What ``Prediction.prob`` (``segr1 eval --save-prob``: ``probs/<id>.png``) holds.
+PROB_DESCRIPTION = (
+    "the segmenter's mask probability: sigmoid of the mask logits (SAM2 / SAM 3), per box with "
+    "the points inside it and the MAX across boxes (the union rule), at the segmenter's frame, "
+    "x 255 rounded, resized bilinearly to the image size; GrabCut has no probability and gives "
+    "its binary mask (0 / 255)"
+)
 
 
 @dataclass(frozen=True)
 class Prediction:
     """One answer: the completion, what it says, its mask at the original resolution as saved
     (``levels`` (H, W) uint8: 0 / 255, or soft levels under a soft-mask profile) and its
-    prompts in the original frame (for display)."""
+    prompts in the original frame (for display). ``prob``: with ``Pipeline(probabilities=True)``,
+    the (H, W) uint8 mask probability x 255 (:data:`PROB_DESCRIPTION`)."""
 
     completion: str
     answer: Answer
     levels: np.ndarray
     prompts: Prompts
+    prob: np.ndarray | None = None
 
     @property
     def usable(self) -> bool:
@@ -100,7 +113,8 @@ def _per_image(values: Any, n: int, name: str) -> list:
 
 class Pipeline:
     """Policy + processor + template + segmenter + profile at model side ``side`` (see the
-    module docstring). ``max_new_tokens=None`` takes the profile's budget for the task."""
+    module docstring). ``max_new_tokens=None`` takes the profile's budget for the task;
+    ``probabilities``: predictions also carry the segmenter's mask probability."""
 
     def __init__(
         self,
@@ -114,6 +128,7 @@ class Pipeline:
         profile: str | Profile = "default",
         max_new_tokens: int | None = None,
         segment_at: str = "model",
+        probabilities: bool = False,
     ) -> None:
         if segment_at not in SEGMENT_AT:
             raise ValueError(f"segment_at={segment_at!r}; choose one of {', '.join(SEGMENT_AT)}")
@@ -130,6 +145,7 @@ class Pipeline:
                 f"bgr={bgr}; build it with bgr={self.profile.bgr} (Pipeline.from_pretrained does)"
             )
         self.task, self.side, self.segment_at = task, side, segment_at
+        self.probabilities = probabilities
         self.rules = self.profile.rules(task)
         self.max_new_tokens = max_new_tokens or self.profile.max_new_tokens(task)
         self.processor.tokenizer.padding_side = "left"
@@ -149,7 +165,8 @@ class Pipeline:
         """Load the policy (hub id or directory) and build the segmenter by name (with the
         profile's channel order).
 
-        ``kwargs``: ``stage``, ``max_new_tokens``, ``segment_at`` (see :class:`Pipeline`),
+        ``kwargs``: ``stage``, ``max_new_tokens``, ``segment_at``, ``probabilities`` (see
+        :class:`Pipeline`),
         ``attn_implementation`` and ``trust_remote_code`` (see :func:`load_policy`)."""
         from segr1.policy import load_policy
 
@@ -265,21 +282,25 @@ class Pipeline:
         h, w = rgb.shape[:2]
         square = self.square(rgb) if square is None else square
         answers = [parse_answer(c, self.rules) for c in completions]
-        masks = segment_answers(
+        found = segment_answers(
             self.segmenter,
             self.segmenter_image(rgb, square),
             answers,
             side=self.side,
             joint=self.profile.joint(self.task),
-        )  # (P, S, S), or (P, H, W) when segmenting the original
+            return_prob=self.probabilities,
+        )  # (P, S, S), or (P, H, W) when segmenting the original; twice with probabilities
+        masks, probs = found if self.probabilities else (found, [None] * len(answers))
         soft = self.profile.soft(self.task)
         out = []
-        for completion, answer, mask in zip(completions, answers, masks, strict=True):
+        for completion, answer, mask, prob in zip(completions, answers, masks, probs, strict=True):
             levels = resize_levels(mask, (w, h))  # (H, W) uint8
             if not soft:
                 levels = binarize(levels).astype(np.uint8) * np.uint8(255)
+            if prob is not None:
+                prob = resize_levels(np.rint(prob * 255).astype(np.uint8), (w, h))  # (H, W)
             shown = original_prompts(answer, self.side, (w, h))
-            out.append(Prediction(completion, answer, levels, shown))
+            out.append(Prediction(completion, answer, levels, shown, prob))
         return out
 
     def segment_completion(self, image: ImageLike, completion: str) -> Prediction:

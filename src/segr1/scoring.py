@@ -18,7 +18,9 @@ Rules of the loop (the same for both commands):
   ``INTER_LINEAR``, as PySODEvalToolkit does) and counted in ``"resized"``, or is an error
   (``size_mismatch="error"``);
 * an item without a prediction is scored as an all-zero mask and counted in ``"missing"``;
-* an unreadable file raises :class:`segr1.data.io.ImageReadError` naming its path.
+* an unreadable file raises :class:`segr1.data.io.ImageReadError` naming its path;
+* ``curves=True`` (foreground): the result also holds ``"curves"``, the split's 256-point
+  precision, recall, F-measure and E-measure curves (:meth:`ForegroundMetrics.curves`).
 
 :func:`conventions` writes the rules in words from the metric constants and the profile, so the
 report and the code cannot disagree.
@@ -70,9 +72,10 @@ def score_items(
     size_mismatch: str = "resize",
     progress: bool = True,
     total: int | None = None,
+    curves: bool = False,
 ) -> dict:
     """Metrics of every item (see the module docstring). Returns the metric values plus
-    ``"count"``, ``"resized"`` and ``"missing"``."""
+    ``"count"``, ``"resized"`` and ``"missing"`` (and ``"curves"``, see ``curves``)."""
     import cv2
     from tqdm.auto import tqdm
 
@@ -121,7 +124,10 @@ def score_items(
             results.update(
                 {f"cIoU_ignore_{rule}": both["cIoU"], f"gIoU_ignore_{rule}": both["gIoU"]}
             )
-    return {"count": results.pop("count"), **results, "resized": resized, "missing": missing}
+    out = {"count": results.pop("count"), **results, "resized": resized, "missing": missing}
+    if curves and fg:
+        out["curves"] = metrics.curves()  # {"Precision", "Recall", "Fm", "Em"}: (256,) each
+    return out
 
 
 def score_folders(
