@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-slow lint format demo bench clean
+.PHONY: venv test test-slow lint format demo serve bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/segr1 demo $(DEMO_ARGS)
+
+# The web app on http://127.0.0.1:7860 (SERVE_ARGS="--model DIR --segmenter NAME --port P").
+serve: $(STAMP)
+	$(BIN)/segr1 serve $(SERVE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/reward_path.py

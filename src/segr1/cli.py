@@ -27,8 +27,9 @@ app.add_typer(data_app, name="data")
 MODEL = typer.Option(..., "--model", help="Policy: hub id or local directory.")
 SEGMENTER = typer.Option(
     "grabcut",
-    help="grabcut | sam2-random-tiny | a transformers SAM2 checkpoint (hub id or folder) | an "
-    "official SAM2 .pt file (e.g. sam2.1_hiera_large.pt; needs segr1[sam2]).",
+    help="grabcut | sam2-random-tiny | sam3-random-tiny | a transformers SAM2 or SAM 3 checkpoint "
+    "(hub id or folder, e.g. facebook/sam2.1-hiera-large, facebook/sam3) | an official SAM2 .pt "
+    "file (e.g. sam2.1_hiera_large.pt; needs segr1[sam2]).",
 )
 DEVICE = typer.Option("cpu", help="Torch device for policy and segmenter.")
 DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16.")
@@ -374,6 +375,54 @@ def report(
         raise typer.Exit(2) from None
     typer.echo(path.read_text(encoding="utf-8"))
     typer.echo(f"wrote {path.parent}")
+
+
+@app.command()
+def serve(
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Policy: hub id or local directory [default: the tiny offline policy (random "
+        "weights: it runs, its answers mean nothing), built once into ~/.cache/segr1].",
+    ),
+    segmenter: str = SEGMENTER,
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on. The default serves this machine only; 0.0.0.0 exposes the "
+        "app (and the models' compute) to every network this machine is on: no login, no TLS.",
+    ),
+    side: int | None = SIDE,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    profile: str = PROFILE,
+    profile_opt: list[str] | None = PROFILE_OPT,
+    stage: str = STAGE,
+    max_new_tokens: int | None = MAX_NEW_TOKENS,
+) -> None:
+    """A web app (Gradio): upload or pick an image, optional query, see the overlay (mask, boxes,
+    labelled points), the raw answer, the parsed prompts and download the mask PNG."""
+    from segr1.serve import Segr1Service, default_policy
+    from segr1.serve.app import build_ui, launch
+    from segr1.serve.core import example_images
+
+    try:
+        _check_device(device)
+        prof = _profile(profile, profile_opt)
+        policy = model or str(default_policy())
+        base = _pipeline(policy, segmenter=segmenter, side=side or 768, device=device,
+                         dtype=dtype, profile=prof, stage=stage, max_new_tokens=max_new_tokens)  # fmt: skip
+        service = Segr1Service(base, side=side, stage=stage, max_new_tokens=max_new_tokens)
+        about = (
+            f"Policy `{model or 'tiny offline policy (random weights)'}`, segmenter `{segmenter}`."
+        )
+        ui = build_ui(service, about=about, examples=example_images())
+    except (ValueError, OSError, ImportError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"segr1 serve: http://{host}:{port} (Ctrl+C stops)")
+    launch(ui, host=host, port=port)
 
 
 @app.command()
