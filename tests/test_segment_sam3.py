@@ -9,18 +9,10 @@ import torch
 from segr1.protocol.parse import parse_answer
 from segr1.segment import Sam3Segmenter, build_segmenter, tiny_sam3_config
 from segr1.segment.answers import segment_answers
-from segr1.segment.base import Call
+from test_segment_sam2 import call
 
 H, W = 72, 100
 IMAGE = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-def call(box=None, points=(), labels=()):
-    return Call(
-        None if box is None else np.asarray(box, np.float32),
-        np.asarray(points, np.float32).reshape(-1, 2),
-        np.asarray(labels, np.int64).reshape(-1),
-    )
 
 
 CALLS = [

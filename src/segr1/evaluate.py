@@ -216,8 +216,6 @@ def check_run(out: Path, manifest: dict[str, Any]) -> None:
 
 def write_report(out: Path, result: dict[str, Any]) -> None:
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    m = result["metrics"]
-    keys = [k for k in REPORT_KEYS if k in m]
     lines = [
         f"# Evaluation: {result['dataset']}",
         "",
@@ -226,10 +224,7 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         f"{result['count']} samples ({result['sampling']}), {result['unusable']} unusable "
         "answers (scored as empty masks).",
         "",
-        "| " + " | ".join(keys) + " |",
-        "|" + "---|" * len(keys),
-        "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
-        "",
+        *_metric_table(result["metrics"]),
         *_prob_lines(result),
         "## Conventions",
         "",
@@ -242,12 +237,13 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
 def _prob_lines(result: dict[str, Any]) -> list[str]:
     """The probability maps' metrics (``--save-prob``), as a second table."""
     m = result.get("metrics_prob")
-    if not m:
-        return []
+    return ["Probability maps (probs/, --save-prob):", "", *_metric_table(m)] if m else []
+
+
+def _metric_table(m: dict[str, float]) -> list[str]:
+    """One row of metrics in :data:`REPORT_KEYS` order, as Markdown lines."""
     keys = [k for k in REPORT_KEYS if k in m]
     return [
-        "Probability maps (probs/, --save-prob):",
-        "",
         "| " + " | ".join(keys) + " |",
         "|" + "---|" * len(keys),
         "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
