@@ -163,3 +163,28 @@ def test_page_in_a_real_browser(service, image_file, tmp_path):
     np.testing.assert_array_equal(shown, expected.overlay)  # the page shows this overlay
     assert (tmp_path / "serve.png").stat().st_size > 10_000
     assert cleared  # the previous image's result does not stay beside the new upload
+
+
+def test_serve_cli_builds_the_app_and_listens_on_localhost(tiny_policy_dir, monkeypatch, tmp_path):
+    import segr1.serve.app as web
+
+    monkeypatch.setenv("SEGR1_CACHE", str(tmp_path))
+    seen = {}
+    monkeypatch.setattr(web, "launch", lambda ui, host, port: seen.update(ui=ui, host=host,
+                                                                          port=port))  # fmt: skip
+    res = CliRunner().invoke(app, ["serve", "--model", str(tiny_policy_dir), "--port", "7999"])
+    assert res.exit_code == 0, res.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 7999 and seen["ui"] is not None
+    assert len(list((tmp_path / "examples-256").glob("*.png"))) == 3  # the pickable examples
+    res = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output
+
+
+def test_default_policy_is_built_once_into_the_cache(monkeypatch, tmp_path):
+    from segr1.serve import default_policy
+
+    monkeypatch.setenv("SEGR1_CACHE", str(tmp_path))
+    first = default_policy()
+    stamp = (first / "config.json").stat().st_mtime_ns
+    assert first.parent == tmp_path and default_policy() == first
+    assert (first / "config.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
