@@ -28,9 +28,12 @@ def plot_dataset(dataset: str, entries: Sequence[Entry], stem: Path) -> list[Pat
     for i, e in enumerate(entries):
         c = e.curves
         style = {"color": f"C{i % 10}", "label": e.label, "linewidth": 1.6}
-        # a binary prediction has one operating point: show it as a marker, not a flat line
-        few = len(np.unique(np.round(c["Recall"], 9))) <= 2
-        pr.plot(c["Recall"], c["Precision"], marker="o" if few else None, **style)
+        # binary predictions: thresholds 255..1 give one operating point (a marker); threshold
+        # 0 (everything foreground) is left off the PR plot
+        if len(np.unique(np.round(c["Recall"][:-1], 9))) == 1:
+            pr.plot(c["Recall"][:1], c["Precision"][:1], marker="o", linestyle="none", **style)
+        else:
+            pr.plot(c["Recall"], c["Precision"], **style)
         fm.plot(x, c["Fm"], **style)
         em.plot(x, c["Em"], **style)
     pr.set(xlabel="recall", ylabel="precision", title=f"{dataset}: PR curve",
