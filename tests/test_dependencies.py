@@ -18,7 +18,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "segr1"
-OPTIONAL = {"sam2": "sam2", "hydra": "sam2", "qwen_vl_utils": "released"}  # module -> extra
+OPTIONAL = {
+    "sam2": "sam2",
+    "hydra": "sam2",
+    "qwen_vl_utils": "released",
+    "gradio": "serve",
+}  # module -> extra
 
 
 def _name(requirement: str) -> str:

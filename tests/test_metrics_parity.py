@@ -199,3 +199,21 @@ def test_level_counts_fallback_equals_opencv():
         slow = _count(img, 2048, m, cv_limit=0)  # the np.bincount path for huge images
         assert np.array_equal(fast, slow)
         assert fast.sum() == (img.size if m is None else int(mask.sum()))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+def test_curves_equal_pysodmetrics_pr_f_and_e_curves():
+    """The curves a run stores (curves.json, PR / F / E plots) are PySODMetrics' dataset curves."""
+    cases = [(pred, gt) for _, pred, gt in _cases(1)]
+    acc = ForegroundMetrics()
+    fm, em = psm.Fmeasure(), psm.Emeasure()
+    for pred, gt in cases:
+        acc.step(pred, gt)
+        fm.step(pred, gt)
+        em.step(pred, gt)
+    ours, f, e = acc.curves(), fm.get_results(), em.get_results()
+    np.testing.assert_allclose(ours["Precision"], f["pr"]["p"], atol=TOL)
+    np.testing.assert_allclose(ours["Recall"], f["pr"]["r"], atol=TOL)
+    np.testing.assert_allclose(ours["Fm"], f["fm"]["curve"], atol=TOL)
+    np.testing.assert_allclose(ours["Em"], e["em"]["curve"], atol=TOL)
+    assert len(np.unique(ours["Recall"])) > 10  # soft predictions: a real curve

@@ -51,8 +51,9 @@ def _fail(err: BaseException) -> NoReturn:
 MODEL = typer.Option(..., "--model", help="Policy: hub id or local directory.")
 SEGMENTER = typer.Option(
     "grabcut",
-    help="grabcut | sam2-random-tiny | a transformers SAM2 checkpoint (hub id or folder) | an "
-    "official SAM2 .pt file (e.g. sam2.1_hiera_large.pt; needs segr1[sam2]).",
+    help="grabcut | sam2-random-tiny | sam3-random-tiny | a transformers SAM2 or SAM 3 checkpoint "
+    "(hub id or folder, e.g. facebook/sam2.1-hiera-large, facebook/sam3) | an official SAM2 .pt "
+    "file (e.g. sam2.1_hiera_large.pt; needs segr1[sam2]).",
 )
 DEVICE = typer.Option("cpu", help="Torch device for policy and segmenter.")
 DTYPE = typer.Option("auto", help="auto | float32 | bfloat16 | float16.")
@@ -212,8 +213,9 @@ def eval_cmd(
     dataset: str = typer.Option(
         ...,
         "--dataset",
-        help="Dataset name (segr1 data list); a plain image/mask folder pair is "
-        "--dataset folder --images DIR --masks DIR.",
+        help="Dataset name (segr1 data list), or several: cod10k,camo,nc4k,chameleon (each "
+        "into OUT/<name>; NAME:SPLIT picks a split, e.g. dis5k:dis-te1); a plain image/mask "
+        "folder pair is --dataset folder --images DIR --masks DIR.",
     ),
     out: str = typer.Option(..., "--out", help="Output folder; a re-run resumes in it."),
     root: str | None = ROOT,
@@ -249,54 +251,83 @@ def eval_cmd(
         help="--out holds a run with other settings: delete that run's own files (run.json, "
         "completions, reports, its masks) and start over.",
     ),
+    save_prob: bool = typer.Option(
+        False,
+        "--save-prob",
+        help="Also write the segmenter's mask probability (sigmoid of the mask logits, max "
+        "across boxes) as 8-bit PNGs in probs/, scored as metrics_prob with their own curves "
+        "(GrabCut has none: its binary mask).",
+    ),
 ) -> None:
-    """Evaluate a policy on a dataset: mask PNGs, completions.jsonl, metrics.json, report.md.
+    """Evaluate a policy on one or more datasets: mask PNGs, completions.jsonl, metrics.json,
+    curves.json, report.md per dataset (segr1 report draws tables and curves from them).
     Several processes: accelerate launch [--num_processes N] -m segr1.cli eval ... (each rank
     predicts its share on its own GPU; rank 0 merges and scores)."""
     from segr1.data import sampling
     from segr1.data.registry import load_dataset
+    from segr1.eval_many import evaluate_datasets, parse_datasets, run_dir, shared_pipeline
     from segr1.evaluate import check_outputs_apart, evaluate
     from segr1.prompting import default_side
     from segr1.ranks import Ranks
 
     ranks = Ranks.from_env()
+    dropped: dict[str, list[str]] = {}  # per dataset label: files its reader left out
+
+    def load(choice):  # -> the samples to evaluate; outputs checked before any model loads
+        samples = load_dataset(choice.name, root, choice.split, **opts)
+        dropped[choice.label] = list(getattr(samples, "dropped", []))
+        if sample != "all" and samples and samples[0].task == "foreground":
+            typer.echo(f"note: --sample released keeps every image of {choice.label}, a "
+                       "foreground set, as the released evaluation did", err=True)  # fmt: skip
+        chosen = sampling.choose_samples(samples, sample, seed)[:limit]
+        check_outputs_apart(run_dir(out, choices, choice), chosen)
+        return chosen
+
+    def make(task, first):  # -> a Pipeline for task, sharing the first one's models
+        kw = dict(profile=prof, max_new_tokens=max_new_tokens, stage=stage,
+                  segment_at=segment_at, probabilities=save_prob)  # fmt: skip
+        s = side or default_side(task)
+        if first is not None:
+            return shared_pipeline(first, task, s, **kw)
+        return _pipeline(model, segmenter=segmenter, task=task, side=s, device=device,
+                         dtype=dtype, **kw)  # fmt: skip
+
+    def run(pipe, samples, folder, choice):
+        return evaluate(
+            pipe, samples, folder, dataset=choice.label, root=root, split=choice.split,
+            model=model, segmenter=segmenter, sampling=sampling.describe(sample, seed, pipe.task),
+            dropped=dropped[choice.label], batch_size=batch_size, force_new=force_new,
+            ranks=ranks,
+        )  # fmt: skip
+
     try:
         _check_device(device)
         device = ranks.device(device)
         opts = _dataset_opts(images, masks, image_dir, unpaired, data_opt)
         prof = _profile(profile, profile_opt)
-        samples = load_dataset(dataset, root, split, **opts)
-        task = samples[0].task if samples else "foreground"
-        dropped = list(getattr(samples, "dropped", []))
-        if sample != "all" and task == "foreground":
-            typer.echo("note: --sample released keeps every image of a foreground set, as the "
-                       "released evaluation did", err=True)  # fmt: skip
-        samples = sampling.choose_samples(samples, sample, seed)[:limit]
-        check_outputs_apart(Path(out), samples)  # before any model loads
-        pipe = _pipeline(
-            model, segmenter=segmenter, task=task,
-            side=side or default_side(task), device=device, dtype=dtype,
-            profile=prof, max_new_tokens=max_new_tokens, stage=stage, segment_at=segment_at,
-        )  # fmt: skip
-        result = evaluate(
-            pipe, samples, out, dataset=dataset, root=root, split=split, model=model,
-            segmenter=segmenter, sampling=sampling.describe(sample, seed, task), dropped=dropped,
-            batch_size=batch_size, force_new=force_new, ranks=ranks,
-        )  # fmt: skip
+        choices = parse_datasets(dataset, split)
+        if len(choices) > 1 and "images" in opts:
+            raise ValueError("--images/--masks name one folder pair: use them with one dataset")
+        results = evaluate_datasets(choices, out, load, make, run)
     except USER_ERRORS as e:
         _fail(e)
     finally:
         ranks.close()
-    if result is None:
-        typer.echo(f"rank {ranks.rank}: predicted its share; rank 0 scores and writes the report")
-        return
-    typer.echo((Path(out) / "report.md").read_text(encoding="utf-8"))
-    typer.echo(f"{result['count']} samples, {result['unusable']} unusable answers; wrote {out}")
-    for message in result["dropped"]:
-        typer.echo(f"left out by the reader: {message}", err=True)
-    for message in result["unreadable"]:
-        typer.echo(f"unreadable: {message}", err=True)
-    if result["unreadable"]:
+    unreadable = False
+    for folder, result in results:
+        if result is None:
+            typer.echo(f"rank {ranks.rank}: predicted its share of {folder}; rank 0 scores it")
+            continue
+        typer.echo((folder / "report.md").read_text(encoding="utf-8"))
+        typer.echo(
+            f"{result['count']} samples, {result['unusable']} unusable answers; wrote {folder}"
+        )
+        for message in result["dropped"]:
+            typer.echo(f"left out by the reader: {message}", err=True)
+        for message in result["unreadable"]:
+            typer.echo(f"unreadable: {message}", err=True)
+        unreadable = unreadable or bool(result["unreadable"])
+    if unreadable:
         raise typer.Exit(1)
 
 
@@ -369,6 +400,84 @@ def score(
         typer.echo(f"wrote {json_path}")
     if result["unreadable"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dirs: list[str] = typer.Argument(
+        ..., help="Finished segr1 eval output folders (a run, or a multi-dataset --out)."
+    ),
+    out: str = typer.Option(..., "--out", help="Report folder (report.md, tables/, curves/)."),
+    label: list[str] | None = typer.Option(
+        None, "--label", help="Row name per RUN_DIR, in order [default: the folder names]."
+    ),
+    metrics: str | None = typer.Option(
+        None,
+        "--metrics",
+        help="Table columns, comma-separated (e.g. Sm,meanEm,wFm,MAE) [default: per task: "
+        "Sm,meanEm,wFm,MAE,maxEm,maxFm | cIoU,gIoU].",
+    ),
+    digits: int = typer.Option(3, min=1, max=8, help="Decimals in the Markdown and LaTeX tables."),
+) -> None:
+    """Tables (Markdown, CSV, LaTeX; best per column in bold) and PR / F / E curves (PNG, PDF)
+    from finished runs, read from their metrics.json and curves.json: one table per task, one
+    figure per dataset, one row / line per run."""
+    from segr1.reports import build_report
+
+    try:
+        columns = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
+        path = build_report(run_dirs, out, labels=label or [], metrics=columns, digits=digits)
+    except USER_ERRORS as e:
+        _fail(e)
+    typer.echo(path.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {path.parent}")
+
+
+@app.command()
+def serve(
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Policy: hub id or local directory [default: the tiny offline policy (random "
+        "weights: it runs, its answers mean nothing), built once into ~/.cache/segr1].",
+    ),
+    segmenter: str = SEGMENTER,
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on. The default serves this machine only; 0.0.0.0 exposes the "
+        "app (and the models' compute) to every network this machine is on: no login, no TLS.",
+    ),
+    side: int | None = SIDE,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    profile: str = PROFILE,
+    profile_opt: list[str] | None = PROFILE_OPT,
+    stage: str = STAGE,
+    max_new_tokens: int | None = MAX_NEW_TOKENS,
+) -> None:
+    """A web app (Gradio): upload or pick an image, optional query, see the overlay (mask, boxes,
+    labelled points), the raw answer, the parsed prompts and download the mask PNG."""
+    from segr1.serve import Segr1Service, default_policy
+    from segr1.serve.app import build_ui, launch
+    from segr1.serve.core import example_images
+
+    try:
+        _check_device(device)
+        prof = _profile(profile, profile_opt)
+        policy = model or str(default_policy())
+        base = _pipeline(policy, segmenter=segmenter, side=side or 768, device=device,
+                         dtype=dtype, profile=prof, stage=stage, max_new_tokens=max_new_tokens)  # fmt: skip
+        service = Segr1Service(base, side=side, stage=stage, max_new_tokens=max_new_tokens)
+        about = (
+            f"Policy `{model or 'tiny offline policy (random weights)'}`, segmenter `{segmenter}`."
+        )
+        ui = build_ui(service, about=about, examples=example_images())
+    except USER_ERRORS as e:
+        _fail(e)
+    typer.echo(f"segr1 serve: http://{host}:{port} (Ctrl+C stops)")
+    launch(ui, host=host, port=port)
 
 
 @app.command()

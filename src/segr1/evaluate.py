@@ -5,8 +5,11 @@ Output folder layout (``out``)::
     run.json                 what produced the masks: model, segmenter, dataset, profile, ...
     masks/<sample id>.png    8-bit mask at the image's resolution (0 / 255, or soft levels
                              when the profile saves soft foreground masks)
+    probs/<sample id>.png    with --save-prob: the segmenter's mask probability x 255
+                             (inference.PROB_DESCRIPTION), scored as "metrics_prob"
     completions.jsonl        one record per sample: id, completion, parsed answer, usable
     metrics.json             numbers + the profile + the conventions used to get them
+    curves.json              foreground: PR / F / E curves per threshold (segr1.curves)
     report.md                the same as a Markdown table
 
 Contract:
@@ -52,6 +55,7 @@ from segr1.ranks import LOG_NAME, RANK_LOG_GLOB, Ranks
 from segr1.scoring import Item, conventions, kind_of, score_items
 
 RUN_NAME = "run.json"
+PROBS_DIR = "probs"
 #: Report column order: the four numbers COD papers report first, then the rest.
 REPORT_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm",
                "IoU", "Dice", "cIoU", "gIoU", "cIoU_ignore_excluded", "gIoU_ignore_excluded",
@@ -192,6 +196,8 @@ def _predict_batch(pipeline: Any, batch: Sequence[Sample], masks_dir: Path) -> l
     for s in batch:
         if s.id in by_id:
             pred = by_id[s.id]
+            if pred.prob is not None:  # before the mask: a finished sample has both
+                write_mask(masks_dir.parent / PROBS_DIR / f"{s.id}.png", pred.prob)
             write_mask(masks_dir / f"{s.id}.png", pred.levels)
             records.append(Record(s.id, pred.completion, pred.answer.to_dict(), pred.usable))
             continue
@@ -203,14 +209,20 @@ def _predict_batch(pipeline: Any, batch: Sequence[Sample], masks_dir: Path) -> l
 
 
 def score_samples(
-    samples: Sequence[Sample], masks_dir: Path, task: str, profile: Profile = DEFAULT
-) -> dict[str, float]:
+    samples: Sequence[Sample],
+    masks_dir: Path,
+    task: str,
+    profile: Profile = DEFAULT,
+    curves: bool = False,
+) -> dict[str, Any]:
     """Metrics of the saved masks against each sample's own ground truth (the ``segr1 score``
-    loop; a mask of the wrong size is an error here, since eval writes masks at GT size)."""
+    loop; a mask of the wrong size is an error here, since eval writes masks at GT size);
+    ``curves``: also the foreground curves (see :func:`score_items`)."""
     items = [Item(s.id, masks_dir / f"{s.id}.png", s.load_mask, s.load_ignore) for s in samples]
     return score_items(
-        items, kind_of(task), profile=profile, size_mismatch="error", total=len(items)
-    )
+        items, kind_of(task), profile=profile, size_mismatch="error", total=len(items),
+        curves=curves,
+    )  # fmt: skip
 
 
 def run_manifest(pipeline: Any, samples: Sequence[Sample], **fields: Any) -> dict[str, Any]:
@@ -225,6 +237,8 @@ def run_manifest(pipeline: Any, samples: Sequence[Sample], **fields: Any) -> dic
         value = fields.get(key)
         if value and Path(str(value)).exists():
             fields[key] = str(Path(str(value)).resolve())
+    if getattr(pipeline, "probabilities", False):
+        fields["save_prob"] = True  # absent otherwise, so older run folders still resume
     ids = hashlib.sha256("\n".join(s.id for s in samples).encode()).hexdigest()[:16]
     return {
         **fields,
@@ -308,8 +322,6 @@ def check_run(out: Path, manifest: dict[str, Any], force_new: bool = False) -> N
 
 def write_report(out: Path, result: dict[str, Any]) -> None:
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    m = result["metrics"]
-    keys = [k for k in REPORT_KEYS if k in m]
     lines = [
         f"# Evaluation: {result['dataset']}",
         "",
@@ -318,10 +330,8 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         f"{result['count']} samples ({result['sampling']}), {result['unusable']} unusable "
         "answers (scored as empty masks).",
         "",
-        "| " + " | ".join(keys) + " |",
-        "|" + "---|" * len(keys),
-        "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
-        "",
+        *_metric_table(result["metrics"]),
+        *_prob_lines(result),
         *(
             [f"**{len(result['unreadable'])} unreadable file(s)** (an unreadable image scores as an "
              "empty mask; an unreadable ground truth is not scored):", "",
@@ -339,6 +349,55 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         "",
     ]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _prob_lines(result: dict[str, Any]) -> list[str]:
+    """The probability maps' metrics (``--save-prob``), as a second table."""
+    m = result.get("metrics_prob")
+    return ["Probability maps (probs/, --save-prob):", "", *_metric_table(m)] if m else []
+
+
+def _metric_table(m: dict[str, float]) -> list[str]:
+    """One row of metrics in :data:`REPORT_KEYS` order, as Markdown lines."""
+    keys = [k for k in REPORT_KEYS if k in m]
+    return [
+        "| " + " | ".join(keys) + " |",
+        "|" + "---|" * len(keys),
+        "| " + " | ".join(f"{m[k]:.4f}" for k in keys) + " |",
+        "",
+    ]
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if k not in ("count", "missing", "resized", "curves")
+    }
+
+
+def score_run(
+    out: Path, samples: Sequence[Sample], task: str, profile: Profile, probabilities: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """Score a run folder's masks (and probability maps): ``({"metrics", "metrics_prob"?},
+    unreadable files)``; writes ``curves.json`` for a foreground task."""
+    from segr1.curves import curve_record, write_curves
+
+    found = {"metrics": score_samples(samples, out / "masks", task, profile, curves=True)}
+    if probabilities:
+        found["metrics_prob"] = score_samples(samples, out / PROBS_DIR, task, profile, True)
+    unreadable = found["metrics"].pop("unreadable")
+    for m in found.values():
+        m.pop("unreadable", None)
+    sources = {"metrics": "masks", "metrics_prob": "probabilities"}
+    curves = {
+        sources[key]: curve_record(m["curves"], m["count"])
+        for key, m in found.items()
+        if "curves" in m
+    }
+    if curves:
+        write_curves(out, curves)
+    return {key: _scalars(m) for key, m in found.items()}, unreadable
 
 
 def evaluate(
@@ -386,11 +445,12 @@ def evaluate(
         return None
     merge_logs(out, samples)
     records = read_all_records(out)
-    metrics = score_samples(samples, out / "masks", task, profile)
+    probabilities = bool(getattr(pipeline, "probabilities", False))
+    scored, unreadable_scores = score_run(out, samples, task, profile, probabilities)
     unreadable = [
         f"{s.id}: {records[s.id]['error']}" for s in samples if records[s.id].get("error")
     ]
-    unreadable += metrics.pop("unreadable")
+    unreadable += unreadable_scores
     unusable = sum(not records[s.id]["usable"] for s in samples)
     result = {
         **manifest,
@@ -403,9 +463,7 @@ def evaluate(
         "dropped": dropped,
         "usable_rate": 1.0 - unusable / len(samples),
         "format_rate": sum(records[s.id]["answer"]["format_ok"] for s in samples) / len(samples),
-        "metrics": {
-            k: float(v) for k, v in metrics.items() if k not in ("count", "missing", "resized")
-        },
+        **scored,
         "conventions": conventions(
             kind_of(task),
             profile,
@@ -416,5 +474,11 @@ def evaluate(
             max_new_tokens=getattr(pipeline, "max_new_tokens", None),
         ),
     }
+    if probabilities:
+        from segr1.inference import PROB_DESCRIPTION
+
+        result["conventions"]["probability maps"] = (
+            f"probs/<id>.png: {PROB_DESCRIPTION}; scored by the same rules into metrics_prob"
+        )
     write_report(out, result)
     return result

@@ -24,6 +24,11 @@ The path, shared with the training reward by construction:
 Each image is embedded once, through the segmenter's own cache when it has one, and the images of
 a batch in one batched encoder call; all the completions of one image are decoded in one
 batched segmenter call.
+
+``probabilities=True`` also gives each prediction the segmenter's mask probability
+(:data:`PROB_DESCRIPTION`) from the same :func:`segment_answers_many` call. It is NOT the
+``released`` profile's soft foreground mask (the binary S x S mask resized without
+re-binarising).
 """
 
 from __future__ import annotations
@@ -52,18 +57,27 @@ from segr1.segment.answers import segment_answers_many
 from segr1.segment.base import Segmenter
 
 SEGMENT_AT = ("model", "original")
+#: What ``Prediction.prob`` (``segr1 eval --save-prob``: ``probs/<id>.png``) holds.
+PROB_DESCRIPTION = (
+    "the segmenter's mask probability: sigmoid of the mask logits (SAM2 / SAM 3), per box with "
+    "the points inside it and the MAX across boxes (the union rule), at the segmenter's frame, "
+    "x 255 rounded, resized bilinearly to the image size; GrabCut has no probability and gives "
+    "its binary mask (0 / 255)"
+)
 
 
 @dataclass(frozen=True)
 class Prediction:
     """One answer: the completion, what it says, its mask at the original resolution as saved
     (``levels`` (H, W) uint8: 0 / 255, or soft levels under a soft-mask profile) and its
-    prompts in the original frame (for display)."""
+    prompts in the original frame (for display). ``prob``: with ``Pipeline(probabilities=True)``,
+    the (H, W) uint8 mask probability x 255 (:data:`PROB_DESCRIPTION`)."""
 
     completion: str
     answer: Answer
     levels: np.ndarray
     prompts: Prompts
+    prob: np.ndarray | None = None
 
     @property
     def usable(self) -> bool:
@@ -101,7 +115,8 @@ def _per_image(values: Any, n: int, name: str) -> list:
 
 class Pipeline:
     """Policy + processor + template + segmenter + profile at model side ``side`` (see the
-    module docstring). ``max_new_tokens=None`` takes the profile's budget for the task."""
+    module docstring). ``max_new_tokens=None`` takes the profile's budget for the task;
+    ``probabilities``: predictions also carry the segmenter's mask probability."""
 
     def __init__(
         self,
@@ -115,6 +130,7 @@ class Pipeline:
         profile: str | Profile = "default",
         max_new_tokens: int | None = None,
         segment_at: str = "model",
+        probabilities: bool = False,
     ) -> None:
         if segment_at not in SEGMENT_AT:
             raise ValueError(f"segment_at={segment_at!r}; choose one of {', '.join(SEGMENT_AT)}")
@@ -131,6 +147,7 @@ class Pipeline:
                 f"bgr={bgr}; build it with bgr={self.profile.bgr} (Pipeline.from_pretrained does)"
             )
         self.task, self.side, self.segment_at = task, side, segment_at
+        self.probabilities = probabilities
         self.rules = self.profile.rules(task)
         self.max_new_tokens = max_new_tokens or self.profile.max_new_tokens(task)
         self.processor.tokenizer.padding_side = "left"
@@ -150,7 +167,8 @@ class Pipeline:
         """Load the policy (hub id or directory) and build the segmenter by name (with the
         profile's channel order).
 
-        ``kwargs``: ``stage``, ``max_new_tokens``, ``segment_at`` (see :class:`Pipeline`),
+        ``kwargs``: ``stage``, ``max_new_tokens``, ``segment_at``, ``probabilities`` (see
+        :class:`Pipeline`),
         ``attn_implementation`` and ``trust_remote_code`` (see :func:`load_policy`)."""
         from segr1.policy import load_policy
 
@@ -275,24 +293,32 @@ class Pipeline:
         rgbs = [to_rgb(im) for im in images]
         squares = [self.square(rgb) for rgb in rgbs] if squares is None else list(squares)
         answers = [[parse_answer(c, self.rules) for c in group] for group in completions]
-        masks = segment_answers_many(
+        found = segment_answers_many(
             self.segmenter,
             [self.segmenter_image(rgb, sq) for rgb, sq in zip(rgbs, squares, strict=True)],
             answers,
             side=self.side,
             joint=self.profile.joint(self.task),
-        )  # per image (P, S, S), or (P, H, W) when segmenting the original
+            return_prob=self.probabilities,
+        )  # per image (P, S, S), or (P, H, W) when segmenting the original; twice with probs
+        masks, probs = found if self.probabilities else (found, [None] * len(found))
         soft = self.profile.soft(self.task)
         out = []
-        for rgb, group, parsed, group_masks in zip(rgbs, completions, answers, masks, strict=True):
+        for rgb, group, parsed, group_masks, group_probs in zip(
+            rgbs, completions, answers, masks, probs, strict=True
+        ):
             h, w = rgb.shape[:2]
             preds = []
-            for completion, answer, mask in zip(group, parsed, group_masks, strict=True):
+            rows = zip(group, parsed, group_masks, strict=True)
+            for k, (completion, answer, mask) in enumerate(rows):
                 levels = resize_levels(mask, (w, h))  # (H, W) uint8
                 if not soft:
                     levels = binarize(levels).astype(np.uint8) * np.uint8(255)
+                prob = None
+                if group_probs is not None:
+                    prob = resize_levels(np.rint(group_probs[k] * 255).astype(np.uint8), (w, h))
                 shown = original_prompts(answer, self.side, (w, h))
-                preds.append(Prediction(completion, answer, levels, shown))
+                preds.append(Prediction(completion, answer, levels, shown, prob))
             out.append(preds)
         return out
 

@@ -19,7 +19,9 @@ Rules of the loop (the same for both commands):
   (``size_mismatch="error"``);
 * an item without a prediction is scored as an all-zero mask and counted in ``"missing"``;
 * an item whose prediction or ground truth cannot be read is not scored; it is listed, with the
-  reason naming the file, in ``"unreadable"`` (never dropped silently).
+  reason naming the file, in ``"unreadable"`` (never dropped silently);
+* ``curves=True`` (foreground): the result also holds ``"curves"``, the split's 256-point
+  precision, recall, F-measure and E-measure curves (:meth:`ForegroundMetrics.curves`).
 
 :func:`conventions` writes the rules in words from the metric constants and the profile, so the
 report and the code cannot disagree.
@@ -71,9 +73,11 @@ def score_items(
     size_mismatch: str = "resize",
     progress: bool = True,
     total: int | None = None,
+    curves: bool = False,
 ) -> dict:
     """Metrics of every item (see the module docstring). Returns the metric values plus
-    ``"count"``, ``"resized"``, ``"missing"`` and ``"unreadable"`` (one message per item)."""
+    ``"count"``, ``"resized"``, ``"missing"``, ``"unreadable"`` (one message per item) and, with
+    ``curves``, ``"curves"``."""
     import cv2
     from tqdm.auto import tqdm
 
@@ -129,9 +133,11 @@ def score_items(
             results.update(
                 {f"cIoU_ignore_{rule}": both["cIoU"], f"gIoU_ignore_{rule}": both["gIoU"]}
             )
-    count = results.pop("count")
-    return {"count": count, **results, "resized": resized, "missing": missing,
-            "unreadable": unreadable}  # fmt: skip
+    out = {"count": results.pop("count"), **results, "resized": resized, "missing": missing,
+           "unreadable": unreadable}  # fmt: skip
+    if curves and fg:
+        out["curves"] = metrics.curves()  # {"Precision", "Recall", "Fm", "Em"}: (256,) each
+    return out
 
 
 def score_folders(

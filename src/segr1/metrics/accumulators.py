@@ -19,7 +19,7 @@ import numpy as np
 
 from .convert import F_BETA2, S_ALPHA, WF_BETA
 from .prepared import PreparedPair
-from .thresholds import ThresholdCounts, e_measure, f_measure
+from .thresholds import ThresholdCounts, e_measure, f_measure, precision_recall
 from .weighted_f import weighted_f_measure
 
 FOREGROUND_KEYS = (
@@ -37,6 +37,9 @@ FOREGROUND_KEYS = (
 )
 
 Scores = tuple[dict[str, float], dict[str, np.ndarray]]  # per-image scalars, (256,) curves
+#: Curves summarised as mean / max (``meanEm``, ``maxFm``, ...); the others (precision and
+#: recall, for PR curves) are only averaged into :meth:`_Accumulator.curves`.
+SUMMARISED_CURVES = ("Em", "Fm")
 
 
 def foreground_scores(pred: np.ndarray, gt: np.ndarray) -> Scores:
@@ -89,10 +92,9 @@ class _Accumulator:
         per_image = dict(scalars)
         for key, curve in curves.items():
             self._curve_sums[key] = self._curve_sums.get(key, 0) + curve
-            per_image[f"mean{key}"], per_image[f"max{key}"] = (
-                float(curve.mean()),
-                float(curve.max()),
-            )
+            if key in SUMMARISED_CURVES:
+                per_image[f"mean{key}"] = float(curve.mean())
+                per_image[f"max{key}"] = float(curve.max())
         self.count += 1
         return per_image
 
@@ -106,7 +108,8 @@ class _Accumulator:
         self._require_samples()
         out = {k: float(np.mean(np.array(v, dtype=np.float64))) for k, v in self._values.items()}
         for key, curve in self.curves().items():
-            out[f"mean{key}"], out[f"max{key}"] = float(curve.mean()), float(curve.max())
+            if key in SUMMARISED_CURVES:
+                out[f"mean{key}"], out[f"max{key}"] = float(curve.mean()), float(curve.max())
         ordered = {k: out[k] for k in FOREGROUND_KEYS if k in out}
         return {**ordered, "count": self.count}
 
@@ -116,10 +119,14 @@ class _Accumulator:
 
 
 class ForegroundMetrics(_Accumulator):
-    """All COD/SOD metrics at once: Sm, wFm, MAE, E and F (adp/mean/max), IoU, Dice."""
+    """All COD/SOD metrics at once: Sm, wFm, MAE, E and F (adp/mean/max), IoU, Dice; its
+    :meth:`curves` also hold the mean ``"Precision"`` and ``"Recall"`` per threshold (the PR
+    curve, averaged over images as PySODMetrics' ``Fmeasure`` does)."""
 
     def _measure(self, pair: PreparedPair) -> Scores:
-        return pair_scores(pair)
+        scalars, curves = pair_scores(pair)
+        precision, recall = precision_recall(pair.threshold_counts())
+        return scalars, {**curves, "Precision": precision, "Recall": recall}
 
 
 class SMeasure(_Accumulator):

@@ -14,6 +14,10 @@ images of a GRPO step, an evaluation batch): the images with a usable answer are
 ONE batched encoder call (:meth:`Segmenter.embed_many_cached`). :func:`segment_answers` is
 that function for one image.
 
+With ``return_prob=True`` both also return each answer's mask probability (the segmenter's,
+combined by the same rule, union = max; zeros for an unusable answer): ``segr1 eval
+--save-prob`` and the web app take soft masks from here, never from a second path.
+
 The reward passes the S x S image (masks ``(P, S, S)``); the pipeline passes the S x S image too
 (``segment_at="model"``, then upsamples with :func:`segr1.imaging.resize_levels`) or the original
 image (``segment_at="original"``, masks at the original size).
@@ -44,11 +48,16 @@ def segment_answers(
     *,
     side: int,
     joint: bool = False,
-) -> np.ndarray:
+    return_prob: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``(P, H, W)`` bool: the mask each answer's prompts give on ``image`` (``(H, W, 3)`` uint8
     RGB). ``side``: the S of the frame the answers are written in. ``joint``: the released
-    ReasonSeg rule (one call: the first box with all points) instead of the per-box rule."""
-    return segment_answers_many(segmenter, [image], [answers], side=side, joint=joint)[0]
+    ReasonSeg rule (one call: the first box with all points) instead of the per-box rule.
+    ``return_prob``: also the ``(P, H, W)`` float32 probabilities (see the module docstring)."""
+    found = segment_answers_many(
+        segmenter, [image], [answers], side=side, joint=joint, return_prob=return_prob
+    )
+    return (found[0][0], found[1][0]) if return_prob else found[0]
 
 
 def segment_answers_many(
@@ -58,20 +67,27 @@ def segment_answers_many(
     *,
     side: int,
     joint: bool = False,
-) -> list[np.ndarray]:
+    return_prob: bool = False,
+) -> list[np.ndarray] | tuple[list[np.ndarray], list[np.ndarray]]:
     """One ``(P_i, H_i, W_i)`` bool array per image: :func:`segment_answers` of
     ``(images[i], answers[i])``, with every image that has a usable answer embedded in ONE
-    batched encoder call, then one batched decode per image."""
+    batched encoder call, then one batched decode per image. ``return_prob``: also one
+    ``(P_i, H_i, W_i)`` float32 probability array per image."""
     if len(images) != len(answers):
         raise ValueError(f"{len(images)} images but {len(answers)} answer lists")
-    out, sets = [], []
+    masks, probs, sets = [], [], []
     for image, group in zip(images, answers, strict=True):
         h, w = image.shape[:2]
-        out.append(np.zeros((len(group), h, w), dtype=bool))  # (P, H, W)
+        masks.append(np.zeros((len(group), h, w), dtype=bool))  # (P, H, W)
+        probs.append(np.zeros((len(group), h, w), dtype=np.float32) if return_prob else None)
         sets.append(usable_prompts(group, side, (w, h), joint))
     todo = [i for i, s in enumerate(sets) if any(p is not None for p in s)]
     embeddings = segmenter.embed_many_cached([images[i] for i in todo]) if todo else []
     for i, embedding in zip(todo, embeddings, strict=True):
         rows = [k for k, p in enumerate(sets[i]) if p is not None]
-        out[i][rows] = segmenter.segment(embedding, [sets[i][k] for k in rows])  # (P', H, W)
-    return out
+        found = segmenter.segment(embedding, [sets[i][k] for k in rows], return_prob=return_prob)
+        if return_prob:
+            masks[i][rows], probs[i][rows] = found  # (P', H, W) each
+        else:
+            masks[i][rows] = found  # (P', H, W)
+    return (masks, probs) if return_prob else masks

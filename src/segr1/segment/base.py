@@ -15,6 +15,12 @@ combine is decided here, once, for every backend:
 * a ``joint`` prompt set (the released ReasonSeg evaluation's rule): ONE call with the first
   box and ALL the points, inside the box or not.
 
+Probabilities: :meth:`Segmenter.segment` with ``return_prob=True`` also returns each prompt
+set's mask probability ``(P, H, W)`` float32, combined by the same rule with the union taken as
+the per-pixel MAX of the per-box probabilities. Backends give them through
+:meth:`Segmenter.decode_prob` (SAM2 / SAM 3: the sigmoid of the same logits whose sign makes the
+mask); a backend without probabilities (GrabCut) gives its binary mask as 0.0 / 1.0.
+
 Images are ``(H, W, 3)`` uint8 RGB arrays; prompts are in that image's pixel frame.
 """
 
@@ -115,26 +121,43 @@ class Segmenter(ABC):
         )
         return [computed[key] for key in keys]
 
+    def decode_prob(
+        self, embedding: Embedding, calls: Sequence[Call]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Masks ``(C, H, W)`` bool (exactly :meth:`decode`'s) and their probabilities
+        ``(C, H, W)`` float32 in [0, 1], from the same decoder calls. This default is for
+        backends without probabilities: the binary mask as 0.0 / 1.0."""
+        masks = self.decode(embedding, calls)
+        return masks, masks.astype(np.float32)
+
     def embed_cached(self, image: np.ndarray) -> Embedding:
         """:meth:`embed` through the cache when one is attached: the G completions of one image
         in a GRPO step run the encoder once, and a later epoch not at all while it fits."""
         return self.embed_many_cached([image])[0]
 
-    def segment(self, embedding: Embedding, prompt_sets: Sequence[Prompts]) -> np.ndarray:
-        """Masks ``(P, H, W)`` bool, one per prompt set, from ONE batched decode."""
+    def segment(
+        self, embedding: Embedding, prompt_sets: Sequence[Prompts], *, return_prob: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Masks ``(P, H, W)`` bool, one per prompt set, from ONE batched decode; with
+        ``return_prob`` also their probabilities ``(P, H, W)`` float32 (union = max)."""
         w, h = embedding.size
         plans = [plan_calls(p) for p in prompt_sets]
         flat = [c for plan in plans for c in plan]
         out = np.zeros((len(prompt_sets), h, w), dtype=bool)
-        if not flat:
-            return out
-        masks = self.decode(embedding, flat)  # (C, H, W)
-        start = 0
-        for i, plan in enumerate(plans):
-            if plan:
-                out[i] = masks[start : start + len(plan)].any(axis=0)
-            start += len(plan)
-        return out
+        prob = np.zeros((len(prompt_sets), h, w), dtype=np.float32) if return_prob else None
+        if flat:
+            if prob is None:
+                masks, probs = self.decode(embedding, flat), None  # (C, H, W)
+            else:
+                masks, probs = self.decode_prob(embedding, flat)  # (C, H, W) twice
+            start = 0
+            for i, plan in enumerate(plans):
+                if plan:
+                    out[i] = masks[start : start + len(plan)].any(axis=0)
+                    if prob is not None:
+                        prob[i] = probs[start : start + len(plan)].max(axis=0)
+                start += len(plan)
+        return out if prob is None else (out, prob)
 
     def __call__(self, image: np.ndarray, prompt_sets: Sequence[Prompts]) -> np.ndarray:
         """Embed (through the cache, when one is attached) and segment."""

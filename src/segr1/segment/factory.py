@@ -6,10 +6,13 @@
   weights (benchmarks: real cost, meaningless masks);
 * ``"sam2-official-random-tiny"``: the same architecture on the official ``sam2`` package
   (:class:`Sam2OfficialSegmenter`), seeded random weights (tests, benchmarks);
+* ``"sam3-random-tiny"``: a very small SAM 3 tracker with seeded random weights (tests);
 * a path ending in ``.pt``: an official SAM2 checkpoint (``sam2.1_hiera_large.pt``) on the
   official package, its config inferred from the released file name;
-* anything else: a transformers SAM2 checkpoint, by hub id (``facebook/sam2.1-hiera-large``)
-  or local directory.
+* anything else: a transformers checkpoint, by hub id or local directory, whose config decides
+  the backend: ``model_type`` ``sam3*`` (``facebook/sam3``) -> :class:`Sam3Segmenter` (the
+  tracker: point / box prompts), otherwise :class:`Sam2Segmenter`
+  (``facebook/sam2.1-hiera-large``).
 
 Every segmenter gets an :class:`EmbeddingCache` holding at most ``cache_bytes`` (0: none; default
 1 GiB), its tensors stored as ``cache_dtype`` (None: as computed; ``"bfloat16"`` halves them).
@@ -22,12 +25,14 @@ from segr1.segment.cache import DEFAULT_MAX_BYTES, EmbeddingCache
 from segr1.segment.grabcut import GrabCutSegmenter
 from segr1.segment.sam2 import Sam2Segmenter, hiera_tiny_config, tiny_sam2_config
 from segr1.segment.sam2_official import TINY_CONFIG, Sam2OfficialSegmenter
+from segr1.segment.sam3 import Sam3Segmenter, tiny_sam3_config
 
 NAMES: tuple[str, ...] = (
     "grabcut",
     "sam2-random-tiny",
     "sam2.1-hiera-tiny-random",
     "sam2-official-random-tiny",
+    "sam3-random-tiny",
 )
 RANDOM_SEED = 0
 
@@ -51,12 +56,29 @@ def build_segmenter(
         return Sam2OfficialSegmenter.from_config(TINY_CONFIG, seed=RANDOM_SEED, **official)
     if name.endswith(".pt"):
         return Sam2OfficialSegmenter.from_checkpoint(name, **official)
+    backend: type[Sam2Segmenter] = Sam2Segmenter
     if name == "sam2-random-tiny":
         config = tiny_sam2_config()
     elif name == "sam2.1-hiera-tiny-random":
         config = hiera_tiny_config()
+    elif name == "sam3-random-tiny":
+        config, backend = tiny_sam3_config(), Sam3Segmenter
     else:
-        return Sam2Segmenter.from_pretrained(name, device=device, dtype=dtype, bgr=bgr, cache=cache)
-    return Sam2Segmenter.from_config(
+        backend = Sam3Segmenter if is_sam3_checkpoint(name) else Sam2Segmenter
+        return backend.from_pretrained(name, device=device, dtype=dtype, bgr=bgr, cache=cache)
+    return backend.from_config(
         config, seed=RANDOM_SEED, device=device, dtype=dtype, bgr=bgr, cache=cache
     )
+
+
+def is_sam3_checkpoint(name: str) -> bool:
+    """Whether the transformers checkpoint ``name`` (hub id or directory) is a SAM 3 one, by the
+    ``model_type`` of its config; an unreadable config says no (the SAM2 loader then names the
+    problem)."""
+    from transformers import PretrainedConfig
+
+    try:
+        config, _ = PretrainedConfig.get_config_dict(name)
+    except (OSError, ValueError):
+        return False
+    return str(config.get("model_type", "")).startswith("sam3")

@@ -4,7 +4,12 @@
   (``model.get_image_embeddings``); the embedding holds the three feature levels on the device.
 * :meth:`Sam2Segmenter.decode` turns all calls into masks with the prompt encoder + mask decoder
   only (``model(image_embeddings=...)``), single-mask output, logits upsampled (bilinear) to
-  the embedded image's ``(H, W)`` and thresholded at 0, as SAM2's image predictor does.
+  the embedded image's ``(H, W)`` and thresholded at 0, as SAM2's image predictor does;
+  :meth:`~LogitDecoder.decode_prob` also returns the sigmoid of those same logits.
+
+:class:`LogitDecoder` is that shared decode loop (layout groups, chunks, upsampling, threshold,
+sigmoid) for every backend whose decoder gives mask logits: this SAM2, the official-package SAM2
+and SAM 3 (:mod:`segr1.segment.sam3`) implement only ``low_res_logits``.
 
 Batching. The decoder's token self-attention has no padding mask: a padded point (label -10,
 the processor's convention) is a zero token that still takes part in attention, so padding
@@ -182,10 +187,60 @@ def own_rows(levels: Sequence[torch.Tensor], i: int, n: int) -> tuple[torch.Tens
     return tuple(f if n == 1 else f[i : i + 1].clone() for f in levels)
 
 
-class Sam2Segmenter(Segmenter):
+class LogitDecoder(Segmenter):
+    """A backend whose mask decoder gives logits: the mask is ``logits > 0`` and the probability
+    ``sigmoid(logits)``, both from one forward per layout group. Subclasses implement
+    :meth:`low_res_logits` and set ``batching`` / ``max_batch``."""
+
+    batching: Batching = "exact"
+    max_batch: int = 64
+
+    def low_res_logits(self, embedding: Embedding, calls: Sequence[Call]) -> torch.Tensor:
+        """Single-mask logits ``(C, h, w)`` float32 for calls of one layout, one forward."""
+        raise NotImplementedError
+
+    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
+        return self.decode_logits(embedding, calls, prob=False)[0]
+
+    def decode_prob(
+        self, embedding: Embedding, calls: Sequence[Call]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        masks, prob = self.decode_logits(embedding, calls, prob=True)
+        assert prob is not None
+        return masks, prob
+
+    def decode_logits(
+        self, embedding: Embedding, calls: Sequence[Call], prob: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Masks ``(C, H, W)`` bool and, with ``prob``, ``sigmoid`` of the same logits."""
+        import torch
+        import torch.nn.functional as F
+
+        w, h = embedding.size
+        masks = np.zeros((len(calls), h, w), dtype=bool)  # (C, H, W)
+        probs = np.zeros((len(calls), h, w), dtype=np.float32) if prob else None
+        for group in layout_groups(calls, self.batching):
+            for start in range(0, len(group), self.max_batch):
+                chunk = group[start : start + self.max_batch]
+                low = self.low_res_logits(embedding, [calls[i] for i in chunk])  # (c, h', w')
+                with torch.inference_mode():
+                    logits = F.interpolate(low[:, None], (h, w), mode="bilinear",
+                                           align_corners=False)[:, 0]  # (c, H, W)  # fmt: skip
+                    masks[chunk] = (logits > 0).cpu().numpy()
+                    if probs is not None:
+                        probs[chunk] = torch.sigmoid(logits).cpu().numpy()
+        return masks, probs
+
+
+class Sam2Segmenter(LogitDecoder):
     """A frozen transformers SAM2 (eval mode, no gradients) behind the Segmenter protocol."""
 
     name = "sam2"
+    #: The transformers model and processor classes (SAM 3's tracker subclasses swap them).
+    model_class = "Sam2Model"
+    processor_class = "Sam2Processor"
+    label = "SAM2"
+    example_id = "facebook/sam2.1-hiera-large"
 
     def __init__(
         self,
@@ -222,16 +277,18 @@ class Sam2Segmenter(Segmenter):
         **kwargs: Any,
     ) -> Sam2Segmenter:
         """Load by hub id (``facebook/sam2.1-hiera-large``) or local directory; no remote code."""
-        from transformers import Sam2Model, Sam2Processor
+        import transformers
 
+        model_cls = getattr(transformers, cls.model_class)
+        processor_cls = getattr(transformers, cls.processor_class)
         try:
-            model = Sam2Model.from_pretrained(str(name_or_dir), dtype=torch_dtype(dtype))
-            processor = Sam2Processor.from_pretrained(str(name_or_dir))
+            model = model_cls.from_pretrained(str(name_or_dir), dtype=torch_dtype(dtype))
+            processor = processor_cls.from_pretrained(str(name_or_dir))
         except OSError as err:
             raise OSError(
-                f"cannot load SAM2 from {name_or_dir!r}: give a transformers SAM2 checkpoint "
-                "(hub id such as facebook/sam2.1-hiera-large, or a directory written by "
-                "save_pretrained), or use --segmenter grabcut offline"
+                f"cannot load {cls.label} from {name_or_dir!r}: give a transformers "
+                f"{cls.label} checkpoint (a hub id such as {cls.example_id}, or a directory "
+                "written by save_pretrained), or use --segmenter grabcut offline"
             ) from err
         return cls(model, processor, device=device, dtype=dtype, bgr=bgr, **kwargs)
 
@@ -247,13 +304,18 @@ class Sam2Segmenter(Segmenter):
     ) -> Sam2Segmenter:
         """Random weights from ``config`` (tests, demo, benchmark); seeded, global RNG untouched."""
         import torch
-        from transformers import Sam2Model
+        import transformers
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = Sam2Model(config)
-        processor = default_processor(config)
+            model = getattr(transformers, cls.model_class)(config)
+        processor = cls.default_processor(config)
         return cls(model, processor, device=device, dtype=dtype, bgr=bgr, **kwargs)
+
+    @staticmethod
+    def default_processor(config: Any) -> Any:
+        """The processor for random weights built from ``config``."""
+        return default_processor(config)
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write model weights, config and processor so :meth:`from_pretrained` reloads them."""
@@ -294,15 +356,6 @@ class Sam2Segmenter(Segmenter):
             ]
         return out
 
-    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
-        w, h = embedding.size
-        out = np.zeros((len(calls), h, w), dtype=bool)  # (C, H, W)
-        for group in layout_groups(calls, self.batching):
-            for start in range(0, len(group), self.max_batch):
-                chunk = group[start : start + self.max_batch]
-                out[chunk] = self.decode_group(embedding, [calls[i] for i in chunk])
-        return out
-
     def prompt_tensors(self, calls: Sequence[Call], size: tuple[int, int]) -> dict[str, Any]:
         """Model inputs for calls of one kind (all with a box, or none), in the S x S frame."""
         import torch
@@ -326,17 +379,13 @@ class Sam2Segmenter(Segmenter):
             inputs["input_boxes"] = torch.from_numpy(boxes[None]).to(self.device)  # (1, C, 4)
         return inputs
 
-    def decode_group(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
-        """One decoder forward for calls of one kind -> (C, H, W) bool."""
+    def low_res_logits(self, embedding: Embedding, calls: Sequence[Call]) -> torch.Tensor:
+        """One decoder forward for calls of one kind -> single-mask logits (C, S/4, S/4)."""
         import torch
-        import torch.nn.functional as F
 
-        w, h = embedding.size
         inputs = self.prompt_tensors(calls, embedding.size)
         with torch.inference_mode():
             out = self.model(
                 image_embeddings=list(embedding.data), multimask_output=False, **inputs
             )
-            logits = out.pred_masks[0, :, :1].float()  # (C, 1, S/4, S/4)
-            logits = F.interpolate(logits, (h, w), mode="bilinear", align_corners=False)
-            return (logits[:, 0] > 0).cpu().numpy()  # (C, H, W)
+        return out.pred_masks[0, :, 0].float()  # (C, S/4, S/4)

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segr1.segment.base import Call, Embedding, Segmenter
-from segr1.segment.sam2 import default_embed_batch, layout_groups, own_rows, torch_dtype
+from segr1.segment.base import Call, Embedding
+from segr1.segment.sam2 import LogitDecoder, default_embed_batch, own_rows, torch_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -124,7 +124,7 @@ def load_official_checkpoint(model: Any, checkpoint: str | Path) -> None:
         )
 
 
-class Sam2OfficialSegmenter(Segmenter):
+class Sam2OfficialSegmenter(LogitDecoder):
     """A frozen official ``SAM2Base`` (eval mode, no gradients) behind the Segmenter protocol."""
 
     name = "sam2-official"
@@ -237,15 +237,6 @@ class Sam2OfficialSegmenter(Segmenter):
             ]
         return out
 
-    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
-        w, h = embedding.size
-        out = np.zeros((len(calls), h, w), dtype=bool)  # (C, H, W)
-        for group in layout_groups(calls, "exact"):
-            for start in range(0, len(group), self.max_batch):
-                chunk = group[start : start + self.max_batch]
-                out[chunk] = self.decode_group(embedding, [calls[i] for i in chunk])
-        return out
-
     def prompt_tensors(
         self, calls: Sequence[Call], size: tuple[int, int]
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,14 +283,3 @@ class Sam2OfficialSegmenter(Segmenter):
                 high_res_features=[s0, s1],
             )
         return low_res[:, 0].float()  # (C, S/4, S/4)
-
-    def decode_group(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
-        """One decoder forward for calls of one layout -> (C, H, W) bool."""
-        import torch
-        import torch.nn.functional as F
-
-        w, h = embedding.size
-        logits = self.low_res_logits(embedding, calls)[:, None]  # (C, 1, S/4, S/4)
-        with torch.inference_mode():
-            logits = F.interpolate(logits, (h, w), mode="bilinear", align_corners=False)
-            return (logits[:, 0] > 0).cpu().numpy()  # (C, H, W)
