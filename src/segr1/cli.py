@@ -77,6 +77,18 @@ SENTENCE = typer.Option(
     "(--no-sentence: ' Identify and segment <name, lower-cased>.').",
 )
 STAGE = typer.Option("eval", help="Prompt stage: eval (released evaluation texts) | train.")
+ANSWER_FORMAT = typer.Option(
+    "seg-r1",
+    "--answer-format",
+    help="seg-r1 (the released tags) | seg-zero (one object: box + two points, JSON; S 840, "
+    "Seg-Zero checkpoints) | vision-reasoner (a JSON list of objects; S 840).",
+)
+ABSTAIN = typer.Option(
+    False,
+    "--abstain",
+    help="Ask with segr1's own prompt addition that teaches the 'no target' answer "
+    "(Seg-R1: <bbox>none</bbox>; JSON formats: <answer>none</answer>); never a released text.",
+)
 MAX_NEW_TOKENS = typer.Option(
     None, min=1, help="Generation budget per answer [default: the profile's for the task]."
 )
@@ -177,20 +189,24 @@ def predict(
     profile: str = PROFILE,
     profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = STAGE,
+    answer_format: str = ANSWER_FORMAT,
+    abstain: bool = ABSTAIN,
     max_new_tokens: int | None = MAX_NEW_TOKENS,
     batch_size: int = typer.Option(4, min=1, help="Images per generation batch."),
 ) -> None:
     """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
     from segr1.inference import check_predict_out, collect_images, predict_paths
     from segr1.prompting import default_side
-    from segr1.protocol.templates import Template
+    from segr1.protocol.formats import get_format, template_for
 
     try:  # inputs, outputs, query and device are checked before any model loads
         check_predict_out(collect_images(images), Path(out))
-        Template(task, stage).user_text(query)
+        template_for(answer_format, task, stage, abstain).user_text(query)
         _check_device(device)
+        own_side = get_format(answer_format).side
         pipe = _pipeline(
-            model, segmenter=segmenter, task=task, side=side or default_side(task),
+            model, segmenter=segmenter, task=task, answer_format=answer_format, abstain=abstain,
+            side=side or own_side or default_side(task),
             device=device, dtype=dtype,
             profile=_profile(profile, profile_opt), max_new_tokens=max_new_tokens, stage=stage,
             segment_at=segment_at,
@@ -233,6 +249,8 @@ def eval_cmd(
     profile: str = PROFILE,
     profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = STAGE,
+    answer_format: str = ANSWER_FORMAT,
+    abstain: bool = ABSTAIN,
     max_new_tokens: int | None = MAX_NEW_TOKENS,
     sample: str = typer.Option(
         "all",
@@ -268,6 +286,7 @@ def eval_cmd(
     from segr1.eval_many import evaluate_datasets, parse_datasets, run_dir, shared_pipeline
     from segr1.evaluate import check_outputs_apart, evaluate
     from segr1.prompting import default_side
+    from segr1.protocol.formats import get_format
     from segr1.ranks import Ranks
 
     ranks = Ranks.from_env()
@@ -285,8 +304,9 @@ def eval_cmd(
 
     def make(task, first):  # -> a Pipeline for task, sharing the first one's models
         kw = dict(profile=prof, max_new_tokens=max_new_tokens, stage=stage,
-                  segment_at=segment_at, probabilities=save_prob)  # fmt: skip
-        s = side or default_side(task)
+                  segment_at=segment_at, probabilities=save_prob, answer_format=answer_format,
+                  abstain=abstain)  # fmt: skip
+        s = side or get_format(answer_format).side or default_side(task)
         if first is not None:
             return shared_pipeline(first, task, s, **kw)
         return _pipeline(model, segmenter=segmenter, task=task, side=s, device=device,
@@ -490,6 +510,8 @@ def prompt(
     profile: str = PROFILE,
     profile_opt: list[str] | None = PROFILE_OPT,
     stage: str = typer.Option("eval", "--stage", help="eval | train."),
+    answer_format: str = ANSWER_FORMAT,
+    abstain: bool = ABSTAIN,
     side: int | None = SIDE,
     model: str | None = typer.Option(
         None, "--model", help="Also render the chat text with this checkpoint's processor."
@@ -503,7 +525,7 @@ def prompt(
     try:
         info = describe_prompt(
             task, query, is_sentence=sentence, profile=_profile(profile, profile_opt),
-            stage=stage, side=side, model=model,
+            stage=stage, side=side, model=model, answer_format=answer_format, abstain=abstain,
         )  # fmt: skip
     except USER_ERRORS as e:
         _fail(e)
@@ -523,6 +545,9 @@ def data_synth(
         0.7, "--camo-strength", help="Camouflage subtlety in [0, 1]; 1 = same texture statistics."
     ),
     camo_fraction: float = typer.Option(0.6, "--camo-fraction", help="Share of camouflage scenes."),
+    empty_rate: float = typer.Option(
+        0.03, "--empty-rate", help="Share of scenes with no object (no-target samples), in [0, 1]."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing set in --out."),
 ) -> None:
     """Generate the synthetic camouflage benchmark (readable as dataset 'synth')."""
@@ -530,7 +555,12 @@ def data_synth(
     from segr1.data.synth_scene import SynthConfig
 
     try:
-        cfg = SynthConfig(size=size, camo_strength=camo_strength, camo_fraction=camo_fraction)
+        cfg = SynthConfig(
+            size=size,
+            camo_strength=camo_strength,
+            camo_fraction=camo_fraction,
+            empty_fraction=empty_rate,
+        )
         n_te = round(0.3 * n) if n_test is None else n_test
         meta = generate(out, n, n_te, seed=seed, config=cfg, overwrite=overwrite)
     except USER_ERRORS as e:

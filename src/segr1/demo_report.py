@@ -44,7 +44,7 @@ def plot_curves(history: list[dict], path: Path) -> Path:
     ax1.set_xlabel("GRPO step")
     ax1.set_title("reward (mean over the step's rollouts)")
     ax1.legend(fontsize=7)
-    for key in ("usable_rate", "format_rate", "mean_iou"):
+    for key in ("usable_rate", "rewardable_rate", "mean_iou"):
         x, y = _series(history, key)
         if x:
             ax2.plot(x, y, marker=".", label=key)

@@ -59,7 +59,7 @@ PROBS_DIR = "probs"
 #: Report column order: the four numbers COD papers report first, then the rest.
 REPORT_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm",
                "IoU", "Dice", "cIoU", "gIoU", "cIoU_ignore_excluded", "gIoU_ignore_excluded",
-               "cIoU_ignore_background", "gIoU_ignore_background")  # fmt: skip
+               "cIoU_ignore_background", "gIoU_ignore_background", "N_acc", "T_acc")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {
         k: float(v)
         for k, v in metrics.items()
-        if k not in ("count", "missing", "resized", "curves")
+        if k not in ("count", "missing", "resized", "curves", "no_target_samples")
     }
 
 

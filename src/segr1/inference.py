@@ -49,10 +49,10 @@ from segr1.imaging import (
     stretch,
     to_rgb,
 )
-from segr1.profiles import Profile, get_profile
+from segr1.profiles import DEFAULT, Profile, get_profile
+from segr1.protocol.formats import get_format, template_for
 from segr1.protocol.geometry import Prompts, original_prompts
-from segr1.protocol.parse import Answer, parse_answer
-from segr1.protocol.templates import Template
+from segr1.protocol.parse import Answer
 from segr1.segment.answers import segment_answers_many
 from segr1.segment.base import Segmenter
 
@@ -131,14 +131,22 @@ class Pipeline:
         max_new_tokens: int | None = None,
         segment_at: str = "model",
         probabilities: bool = False,
+        answer_format: str = "seg-r1",
+        abstain: bool = False,
     ) -> None:
         if segment_at not in SEGMENT_AT:
             raise ValueError(f"segment_at={segment_at!r}; choose one of {', '.join(SEGMENT_AT)}")
         if side < 1:
             raise ValueError(f"side must be positive, got {side}")
         self.model, self.processor, self.segmenter = model, processor, segmenter
-        self.template = Template(task, stage)  # type: ignore[arg-type]
+        self.format = get_format(answer_format)
+        self.template = template_for(self.format, task, stage, abstain)
         self.profile = get_profile(profile)
+        if self.format.name != "seg-r1" and self.profile.generation() != DEFAULT.generation():
+            raise ValueError(
+                f"profile {self.profile.name!r} reproduces the released Seg-R1 evaluation; "
+                f"with --answer-format {self.format.name} use the default profile"
+            )
         bgr = getattr(segmenter, "bgr", None)
         if bgr is not None and bool(bgr) != self.profile.bgr:
             raise ValueError(
@@ -149,7 +157,8 @@ class Pipeline:
         self.task, self.side, self.segment_at = task, side, segment_at
         self.probabilities = probabilities
         self.rules = self.profile.rules(task)
-        self.max_new_tokens = max_new_tokens or self.profile.max_new_tokens(task)
+        own = self.format.max_new_tokens
+        self.max_new_tokens = max_new_tokens or own or self.profile.max_new_tokens(task)
         self.processor.tokenizer.padding_side = "left"
 
     @classmethod
@@ -292,7 +301,7 @@ class Pipeline:
         batched encoder call (:func:`segment_answers_many`)."""
         rgbs = [to_rgb(im) for im in images]
         squares = [self.square(rgb) for rgb in rgbs] if squares is None else list(squares)
-        answers = [[parse_answer(c, self.rules) for c in group] for group in completions]
+        answers = [[self.format.parse(c, self.rules) for c in group] for group in completions]
         found = segment_answers_many(
             self.segmenter,
             [self.segmenter_image(rgb, sq) for rgb, sq in zip(rgbs, squares, strict=True)],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from segr1.profiles import Profile, get_profile
-from segr1.protocol.templates import Template
+from segr1.protocol.formats import get_format, template_for
 
 
 def default_side(task: str) -> int:
@@ -27,16 +27,26 @@ def describe_prompt(
     stage: str = "eval",
     side: int | None = None,
     model: str | None = None,
+    answer_format: str = "seg-r1",
+    abstain: bool = False,
 ) -> dict[str, Any]:
     """The policy's input for one image (see the module docstring)."""
-    template = Template(task, stage)  # type: ignore[arg-type]
+    fmt = get_format(answer_format)
+    template = template_for(fmt, task, stage, abstain)
     prof = get_profile(profile)
     messages = template.messages(query, is_sentence)
     conv = prof.conventions(task)
-    s = side or default_side(task)
+    if fmt.name != "seg-r1":
+        conv["parsing"] = (
+            f"{fmt.name}: the first <answer>...</answer> body read as JSON (single quotes "
+            "allowed; never evaluated); 'none' is the no-target answer"
+        )
+    s = side or fmt.side or default_side(task)
+    budget = fmt.max_new_tokens or prof.max_new_tokens(task)
     info: dict[str, Any] = {
         "task": task,
         "stage": stage,
+        "answer_format": fmt.name,
         "profile": prof.name,
         "template": template.name,
         "messages": messages,
@@ -46,7 +56,7 @@ def describe_prompt(
             "policy_input": conv["policy input"],
             "segmenter_input": conv["segmenter input"],
         },
-        "generation": {"decoding": "greedy", "max_new_tokens": prof.max_new_tokens(task)},
+        "generation": {"decoding": "greedy", "max_new_tokens": budget},
         "answer": {"parsing": conv["parsing"], "prompts_to_mask": conv["prompts to mask"]},
     }
     if model is not None:

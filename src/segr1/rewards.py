@@ -46,6 +46,7 @@ import numpy as np
 
 from segr1.imaging import binarize, mask_levels, resize_levels, stretch, to_rgb
 from segr1.metrics import iou, s_measure
+from segr1.protocol.formats import AnswerFormat, get_format
 from segr1.protocol.parse import Answer, parse_answer
 from segr1.segment.answers import segment_answers_many
 from segr1.segment.base import Segmenter, image_key
@@ -132,9 +133,11 @@ class SegmentationReward:
         w_s: float = 0.3,
         variant: Variant = "smeasure",
         needs_box: bool = True,
+        answer_format: str | AnswerFormat = "seg-r1",
     ) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"unknown reward variant {variant!r}; choose one of {VARIANTS}")
+        self.format = get_format(answer_format)
         self.segmenter = segmenter
         self.side = side
         self.w_iou, self.w_s = w_iou, w_s
@@ -174,12 +177,17 @@ class SegmentationReward:
         gts: dict[int, np.ndarray] = {}  # TRL repeats a row's mask object G times: convert once
         out = []
         for i, answer in enumerate(answers):
-            if not answer.usable:
+            if not (answer.usable or answer.abstain):
                 out.append(Scored(answer, False, 0.0, 0.0, 0.0))
                 continue
             key = id(masks[i])
             if key not in gts:
                 gts[key] = gt_mask(masks[i], self.side)
+            if answer.abstain:  # "no target": all of it when right, nothing when an object exists
+                right = not gts[key].any()
+                full = self.w_iou + self.w_s
+                out.append(Scored(answer, True, float(right), float(right), full * right))
+                continue
             reward, j, s = self.score_mask(preds[i], gts[key])
             ok = answer.rewardable(self.needs_box)
             out.append(Scored(answer, ok, j, s, reward if ok else 0.0))
@@ -204,13 +212,13 @@ class SegmentationReward:
             raise ValueError(
                 f"{len(completions)} completions but {len(image)} images and {len(mask)} masks"
             )
-        answers = [parse_answer(completion_text(c)) for c in completions]
+        answers = [self.format.parse(completion_text(c)) for c in completions]
         self.last = self.score(image, mask, answers)
         if log_metric is not None and self.last:
             n = len(self.last)
             log_metric("usable_rate", sum(s.answer.usable for s in self.last) / n)
             log_metric("rewardable_rate", sum(s.rewardable for s in self.last) / n)
-            log_metric("format_rate", sum(s.answer.format_ok for s in self.last) / n)
+            log_metric("abstain_rate", sum(s.answer.abstain for s in self.last) / n)
             log_metric("mean_iou", sum(s.iou for s in self.last) / n)
             cache = getattr(self.segmenter, "cache", None)
             if cache is not None:
@@ -222,6 +230,30 @@ class SegmentationReward:
         return [s.reward for s in self.last]
 
 
+class FormatReward:
+    """1.0 when a completion passes its answer format's own format check
+    (:meth:`AnswerFormat.format_ok`): Seg-R1's ``format_reward`` condition, or the JSON formats'
+    thinking format."""
+
+    def __init__(self, answer_format: str | AnswerFormat = "seg-r1") -> None:
+        self.format = get_format(answer_format)
+        self.__name__ = "format_reward" if self.format.name == "seg-r1" else "thinking_format"
+
+    def __call__(self, completions: Sequence[Any] = (), **_: Any) -> list[float]:
+        return [float(self.format.format_ok(completion_text(c))) for c in completions]
+
+
+#: Reward names a config can list (``rewards:``), besides the format's own defaults.
+REWARD_NAMES: tuple[str, ...] = (
+    "format",
+    "thinking_format",
+    "segmentation",
+    "segmentation_format",
+    "accuracy",
+    "non_repetition",
+)
+
+
 def build_rewards(
     segmenter: Segmenter,
     side: int = 768,
@@ -229,8 +261,30 @@ def build_rewards(
     w_iou: float = 0.7,
     w_s: float = 0.3,
     needs_box: bool = True,
+    answer_format: str | AnswerFormat = "seg-r1",
+    names: Sequence[str] = (),
 ) -> list[Callable[..., list[float]]]:
-    """The released recipe's reward list: [format, segmentation], summed with equal weight.
-    ``needs_box=False`` is the points-only pre-RL stage."""
-    fmt = format_reward if needs_box else prerl_format_reward
-    return [fmt, SegmentationReward(segmenter, side, w_iou, w_s, variant, needs_box)]
+    """The reward callables, summed with equal weight by default. ``names`` (from
+    :data:`REWARD_NAMES`) picks them; empty: the answer format's own set (Seg-R1: [format,
+    segmentation], the released recipe; Seg-Zero / VisionReasoner: their four object rewards).
+    The mask reward (``segmentation``) works with any format. ``needs_box=False`` is the
+    points-only pre-RL stage."""
+    from segr1 import rewards_objects as objects
+
+    fmt = get_format(answer_format)
+    out: list[Callable[..., list[float]]] = []
+    for name in names or fmt.native_rewards:
+        if name in ("format", "thinking_format"):
+            pre = fmt.name == "seg-r1" and not needs_box
+            out.append(prerl_format_reward if pre else FormatReward(fmt))
+        elif name == "segmentation":
+            out.append(SegmentationReward(segmenter, side, w_iou, w_s, variant, needs_box, fmt))
+        elif name == "segmentation_format":
+            out.append(objects.SegmentationFormatReward(fmt))
+        elif name == "accuracy":
+            out.append(objects.AccuracyReward(fmt, side))
+        elif name == "non_repetition":
+            out.append(objects.non_repetition_reward)
+        else:
+            raise ValueError(f"unknown reward {name!r}; choose from {', '.join(REWARD_NAMES)}")
+    return out

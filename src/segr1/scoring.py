@@ -20,6 +20,9 @@ Rules of the loop (the same for both commands):
 * an item without a prediction is scored as an all-zero mask and counted in ``"missing"``;
 * an item whose prediction or ground truth cannot be read is not scored; it is listed, with the
   reason naming the file, in ``"unreadable"`` (never dropped silently);
+* no-target samples (an empty ground truth; gRefCOCO-style): when a split has any, ``"N_acc"``
+  (the share of them predicted empty) and ``"T_acc"`` (the share of samples with a target
+  predicted non-empty) are reported, with the counts; masks binarised at > 128;
 * ``curves=True`` (foreground): the result also holds ``"curves"``, the split's 256-point
   precision, recall, F-measure and E-measure curves (:meth:`ForegroundMetrics.curves`).
 
@@ -94,6 +97,7 @@ def score_items(
     has_ignore = False
     resized = missing = 0
     unreadable: list[str] = []
+    targets = {"no_target": 0, "no_target_right": 0, "target": 0, "target_right": 0}
     for item in tqdm(items, total=total, desc="score", unit="mask", disable=not progress):
         try:
             gt = item.gt()  # (H, W) uint8 levels
@@ -113,6 +117,10 @@ def score_items(
                 )
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
             resized += 1
+        has_target, predicted = bool(binarize(gt).any()), bool(binarize(pred).any())
+        key = "target" if has_target else "no_target"
+        targets[key] += 1
+        targets[f"{key}_right"] += predicted == has_target
         if fg:
             metrics.step(pred, gt)
             continue
@@ -133,8 +141,11 @@ def score_items(
             results.update(
                 {f"cIoU_ignore_{rule}": both["cIoU"], f"gIoU_ignore_{rule}": both["gIoU"]}
             )
+    if targets["no_target"]:
+        results["N_acc"] = targets["no_target_right"] / targets["no_target"]
+        results["T_acc"] = targets["target_right"] / max(targets["target"], 1)
     out = {"count": results.pop("count"), **results, "resized": resized, "missing": missing,
-           "unreadable": unreadable}  # fmt: skip
+           "no_target_samples": targets["no_target"], "unreadable": unreadable}  # fmt: skip
     if curves and fg:
         out["curves"] = metrics.curves()  # {"Precision", "Recall", "Fm", "Em"}: (256,) each
     return out

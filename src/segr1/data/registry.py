@@ -2,7 +2,8 @@
 
 Names: the foreground benchmarks of :mod:`segr1.data.layouts` (cod10k, camo, chameleon, nc4k,
 duts-tr, duts-te, dut-omron, ecssd, hku-is, pascal-s, dis5k, synth), ``folder`` (``images=``,
-``masks=``), the refer family (refcoco, refcoco+, refcocog) and reasonseg.
+``masks=``), the refer family (refcoco, refcoco+, refcocog), grefcoco (with no-target
+expressions) and reasonseg.
 
 Options of folder datasets: ``images=`` / ``masks=`` (skip layout detection; relative paths are
 taken under ``root``), ``unpaired="error" | "drop"``; cod10k also ``include_noncam=False``
@@ -29,7 +30,7 @@ REFER_OPTS = ("split_by", "image_dir", "refs_file", "instances_file", "text_fiel
 
 def dataset_names() -> list[str]:
     """Every name :func:`load_dataset` accepts."""
-    return [*SPECS, "folder", *SPLIT_BY, "reasonseg"]
+    return [*SPECS, "folder", *SPLIT_BY, "grefcoco", "reasonseg"]
 
 
 def is_cod10k_cam(stem: str) -> bool:
@@ -88,6 +89,15 @@ def _refer(name: str) -> Callable[..., list[Sample]]:
     return load
 
 
+def _grefcoco(root: Path | None, split: str | None, **opts: Any) -> list[Sample]:
+    from segr1.data.grefcoco import load_grefcoco
+
+    _check_opts("grefcoco", opts, ("image_dir", "refs_file", "instances_file", "text_field"))
+    if root is None:
+        raise ValueError("grefcoco: pass the gRefCOCO data root (--root DIR)")
+    return load_grefcoco(root, split or "val", **opts)
+
+
 def _reasonseg(root: Path | None, split: str | None, **opts: Any) -> list[Sample]:
     _check_opts("reasonseg", opts, ("first_query_only",))
     if root is None:
@@ -107,6 +117,8 @@ def load_dataset(
         samples = _refer(key)(root_p, split, **opts)
     elif key == "reasonseg":
         samples = _reasonseg(root_p, split, **opts)
+    elif key == "grefcoco":
+        samples = _grefcoco(root_p, split, **opts)
     else:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
     check_unique_ids(samples, key)

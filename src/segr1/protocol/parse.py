@@ -22,7 +22,12 @@ Contract of :func:`parse_answer`:
 :class:`ParseRules` selects the released evaluation's stricter readings (``RELEASED_RULES``:
 non-negative integers only, a tag holding anything else counts as absent;
 ``RELEASED_REASONSEG_RULES``: additionally only the FIRST ``<bbox>``, closing tag optional; the
-released rules do not read a list of boxes inside one tag).
+released rules do not read a list of boxes inside one tag, nor an abstention).
+
+"No target" (our extension, taught only by segr1's own templates): an answer whose first
+``<bbox>`` holds ``none`` abstains (:attr:`Answer.abstain`): no mask, and in training full reward
+on an empty ground truth, 0 where an object exists. A released checkpoint's answers never take
+this form, and the released rules do not read it.
 
 The literal grammar accepted inside a tag is Python/JSON list syntax restricted to numbers:
 ``[`` / ``(`` nesting, ``,`` separators (a trailing comma is allowed), and decimal numbers
@@ -73,6 +78,7 @@ class ParseRules:
     boxes: Literal["all", "first"] = "all"
     integers_only: bool = False
     box_lists: bool = True  # a single <bbox> holding a list of 4-number lists (our extension)
+    abstention: bool = True  # <bbox>none</bbox> means "no target" (our extension)
 
     def __post_init__(self) -> None:
         if self.boxes not in ("all", "first"):
@@ -81,9 +87,13 @@ class ParseRules:
 
 DEFAULT_RULES = ParseRules()
 #: The released evaluation's parser for foreground and referring answers.
-RELEASED_RULES = ParseRules(integers_only=True, box_lists=False)
+RELEASED_RULES = ParseRules(integers_only=True, box_lists=False, abstention=False)
 #: The released ReasonSeg evaluation's parser: first box only, closing tag optional.
-RELEASED_REASONSEG_RULES = ParseRules(boxes="first", integers_only=True, box_lists=False)
+RELEASED_REASONSEG_RULES = ParseRules(
+    boxes="first", integers_only=True, box_lists=False, abstention=False
+)
+#: The Seg-R1 format's "no target" answer (the first ``<bbox>`` holds ``none``).
+ABSTAIN_BOX = "none"
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class Answer:
     labels: list[int] = field(default_factory=list)
     think: str | None = None
     points_parsed: bool = False
+    abstain: bool = False  # the answer says "no target" (and so prompts nothing)
 
     @property
     def has_think(self) -> bool:
@@ -114,9 +125,9 @@ class Answer:
     @property
     def usable(self) -> bool:
         """The one gate: can this answer prompt the segmenter? A box or a point (SEG-R1.md 3:
-        a box alone, points alone, or both), within the limits. An answer that fails it gets an
-        empty mask, in training and evaluation alike, and is counted."""
-        return (bool(self.boxes) or bool(self.points)) and not self.over_limit
+        a box alone, points alone, or both), within the limits, and not an abstention. An answer
+        that fails it gets an empty mask, in training and evaluation alike, and is counted."""
+        return (bool(self.boxes) or bool(self.points)) and not self.over_limit and not self.abstain
 
     def rewardable(self, needs_box: bool = True) -> bool:
         """The segmentation reward's requirement (SEG-R1.md 4): parsed points and labels, at
@@ -155,6 +166,7 @@ class Answer:
             "format_ok": self.format_ok,
             "usable": self.usable,
             "over_limit": self.over_limit,
+            "abstain": self.abstain,
         }
 
 
@@ -231,6 +243,11 @@ class _Reader:
         return value
 
 
+def reject_constant(name: str) -> None:
+    """``json.loads(parse_constant=...)``: NaN and Infinity are not numbers of an answer."""
+    raise ValueError(f"{name} is not a number")
+
+
 def _reject_constant(name: str) -> None:
     raise _Unparseable
 
@@ -251,6 +268,11 @@ def _literal(text: str) -> list | Number | None:
         return _Reader(text).read()
     except _Unparseable:
         return None
+
+
+def is_coordinate(x: object) -> bool:
+    """A number an answer may hold: a finite int or float of magnitude at most MAX_ABS."""
+    return _is_number(x)
 
 
 def _is_number(x: object) -> bool:
@@ -358,6 +380,11 @@ def _points_labels(
     return [list(p) for p in points], [int(v) for v in labels], True
 
 
+def think_text(text: str) -> str | None:
+    """The text of the first ``<think>...</think>`` pair, or None."""
+    return _think(text)
+
+
 def _think(text: str) -> str | None:
     start = text.find("<think>")
     if start < 0:
@@ -370,12 +397,20 @@ def parse_answer(text: str, rules: ParseRules = DEFAULT_RULES) -> Answer:
     """Parse one completion. Never raises for a ``str``; linear time in ``len(text)``."""
     if not isinstance(text, str):
         raise TypeError(f"parse_answer expects str, got {type(text).__name__}")
+    if rules.abstention and _abstains(text):
+        return Answer(think=_think(text), abstain=True)
     points, labels, ok = _points_labels(text, rules)
     if rules.boxes == "first":
         boxes = _first_box(text, rules)
     else:
         boxes = _boxes(_tag_spans(text, "bbox", first_only=False), rules)
     return Answer(boxes=boxes, points=points, labels=labels, think=_think(text), points_parsed=ok)
+
+
+def _abstains(text: str) -> bool:
+    """The first ``<bbox>`` body is ``none`` (any case, spaces around): "no target"."""
+    spans = _tag_spans(text, "bbox", first_only=True)
+    return bool(spans) and len(spans[0]) <= 16 and spans[0].strip().lower() == ABSTAIN_BOX
 
 
 def _number_text(x: Number) -> str:
@@ -396,6 +431,8 @@ def format_answer(answer: Answer) -> str:
     parts: list[str] = []
     if answer.think is not None:
         parts.append(f"<think>{answer.think}</think>")
+    if answer.abstain:
+        return " ".join([*parts, f"<bbox>{ABSTAIN_BOX}</bbox>"])
     tags = [f"<bbox>{_list_text(list(b))}</bbox>" for b in answer.boxes]
     if answer.points_parsed:
         tags.append(f"<points>{_list_text([list(p) for p in answer.points])}</points>")

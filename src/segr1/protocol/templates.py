@@ -19,7 +19,9 @@ reasoning   OURS: released text + format instruction  released: sentence / short
 
 The released code never trained on referring or reasoning data; the two "ours" rows are this
 project's own training templates (:attr:`Template.source` says ``"segr1"``) and are never used
-to evaluate a checkpoint. A :class:`Template` turns a task (and, for referring / reasoning, a
+to evaluate a checkpoint. ``Template(..., abstain=True)`` is also ours: the system prompt gains
+:data:`ABSTAIN_SENTENCE`, which teaches the "no target" answer (``<bbox>none</bbox>``); the
+released strings never mention it. A :class:`Template` turns a task (and, for referring / reasoning, a
 query) into chat messages in the Hugging Face format Qwen-VL processors accept::
 
     [{"role": "system", "content": [{"type": "text", "text": ...}]},
@@ -88,6 +90,13 @@ PRERL_TEXT = (
 )
 
 
+#: Our own addition to the system prompt when abstention is taught (never a released string).
+ABSTAIN_SENTENCE = (
+    " If the image holds no such object, answer <think> reasoning process here </think> "
+    "<bbox>none</bbox> instead."
+)
+
+
 def referring_eval_text(expression: str) -> str:
     """Released RefCOCO-family evaluation text: the expression as given, nothing appended."""
     return "Identify and segment " + expression
@@ -112,18 +121,22 @@ class Template:
 
     task: Task = "foreground"
     stage: Stage = "train"
+    abstain: bool = False  # teach the "no target" answer (ours; see the module docstring)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.stage not in STAGES:
             raise ValueError(f"unknown stage {self.stage!r}; choose 'train' or 'eval'")
+        if self.abstain and self.task == "prerl":
+            raise ValueError("the points-only pre-RL stage has no 'no target' answer")
 
     @property
     def system(self) -> str | None:
         if self.task == "prerl":
             return None
-        return SYSTEM_PROMPT_TRAIN if self.stage == "train" else SYSTEM_PROMPT_EVAL
+        base = SYSTEM_PROMPT_TRAIN if self.stage == "train" else SYSTEM_PROMPT_EVAL
+        return base + ABSTAIN_SENTENCE if self.abstain else base
 
     @property
     def needs_box(self) -> bool:
@@ -133,13 +146,13 @@ class Template:
     @property
     def source(self) -> str:
         """``"released"`` for the released strings, ``"segr1"`` for our own training texts."""
-        ours = self.stage == "train" and self.task in ("referring", "reasoning")
+        ours = self.abstain or (self.stage == "train" and self.task in ("referring", "reasoning"))
         return "segr1" if ours else "released"
 
     @property
     def name(self) -> str:
-        """``source/stage/task``, e.g. ``released/eval/referring``."""
-        return f"{self.source}/{self.stage}/{self.task}"
+        """``source/stage/task``, e.g. ``released/eval/referring`` (``+abstain`` when taught)."""
+        return f"{self.source}/{self.stage}/{self.task}" + ("+abstain" if self.abstain else "")
 
     def user_text(self, query: str | None = None, is_sentence: bool = True) -> str:
         if self.task == "foreground":

@@ -139,6 +139,31 @@ class SegR1Config(GRPOConfig):
         default=768,
         metadata=_help("S: images and masks are stretched to S x S; answers are in that frame."),
     )
+    answer_format: str = field(
+        default="seg-r1",
+        metadata=_help(
+            "How the policy is asked and answers: seg-r1 (the released tags), seg-zero (one "
+            "object: a box and two points, JSON; its released S is 840) or vision-reasoner (a "
+            "JSON list of objects; S 840)."
+        ),
+    )
+    rewards: list[str] = field(
+        default_factory=list,
+        metadata=_help(
+            "Reward functions, summed with reward_weights: any of format, thinking_format, "
+            "segmentation (the mask reward, any format), segmentation_format, accuracy, "
+            "non_repetition. Empty: the answer format's own set (seg-r1: format + "
+            "segmentation; seg-zero / vision-reasoner: their four object rewards)."
+        ),
+    )
+    abstain: bool = field(
+        default=False,
+        metadata=_help(
+            "Teach the 'no target' answer (segr1's own prompt addition): abstaining on an empty "
+            "ground truth earns the full segmentation reward, abstaining where an object exists "
+            "earns 0."
+        ),
+    )
     w_iou: float = field(default=0.7, metadata=_help("Weight of IoU in the segmentation reward."))
     w_s: float = field(
         default=0.3, metadata=_help("Weight of the S-measure part (or 1 - area for 'released').")
@@ -229,6 +254,13 @@ class SegR1Config(GRPOConfig):
             raise ValueError("load_in_4bit trains adapters only: set use_peft: true as well")
         for entry in self.datasets:
             DatasetSpec.parse(entry)  # fail early, naming the bad entry
+        from segr1.protocol.formats import get_format
+        from segr1.rewards import REWARD_NAMES
+
+        get_format(self.answer_format)
+        unknown = sorted(set(self.rewards) - set(REWARD_NAMES))
+        if unknown:
+            raise ValueError(f"rewards: unknown {unknown}; choose from {', '.join(REWARD_NAMES)}")
 
     @property
     def dataset_specs(self) -> list[DatasetSpec]:

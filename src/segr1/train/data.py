@@ -1,7 +1,8 @@
 """The GRPO training set: dataset specs -> one ``datasets.Dataset`` TRL reads by column name.
 
 Columns: ``prompt`` (conversational messages from
-``segr1.protocol.templates.Template(task, stage="train")``, one image placeholder) plus the
+the answer format's training template (:func:`segr1.protocol.formats.template_for`, stage
+"train"; Seg-R1: ``segr1.protocol.templates.Template``), one image placeholder) plus the
 columns of :func:`segr1.data.to_hf_dataset`: ``image`` (PIL, S x S: TRL puts it in the prompt
 and hands it to the rewards), ``mask`` (PIL "L", S x S), ``id``, ``query``, ``is_sentence``,
 ``task``. TRL passes every column but ``prompt`` to each reward call as a keyword list with one
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from segr1.protocol.templates import Template
+from segr1.protocol.formats import template_for
 
 if TYPE_CHECKING:
     import datasets
@@ -23,18 +24,34 @@ if TYPE_CHECKING:
     from segr1.train.config import DatasetSpec
 
 
-def prompt_messages(task: str, row_task: str, query: str, is_sentence: bool) -> list[dict]:
+def prompt_messages(
+    task: str,
+    row_task: str,
+    query: str,
+    is_sentence: bool,
+    answer_format: str = "seg-r1",
+    abstain: bool = False,
+) -> list[dict]:
     """The chat messages of one row (``task="auto"``: the row's own task)."""
     chosen = row_task if task == "auto" else task
-    return Template(chosen, stage="train").messages(query or None, is_sentence)
+    return template_for(answer_format, chosen, "train", abstain).messages(
+        query or None, is_sentence
+    )
 
 
-def add_prompts(ds: datasets.Dataset, task: str, label: str = "dataset") -> datasets.Dataset:
+def add_prompts(
+    ds: datasets.Dataset,
+    task: str,
+    label: str = "dataset",
+    answer_format: str = "seg-r1",
+    abstain: bool = False,
+) -> datasets.Dataset:
     """Add the ``prompt`` column. Reads only the text columns (images stay undecoded)."""
 
     def one(row_task: str, query: str, is_sentence: bool) -> dict[str, Any]:
         try:
-            return {"prompt": prompt_messages(task, row_task, query, is_sentence)}
+            messages = prompt_messages(task, row_task, query, is_sentence, answer_format, abstain)
+            return {"prompt": messages}
         except ValueError as e:
             raise ValueError(f"{label}: {e} (task={task!r}; set task: foreground or auto)") from e
 
@@ -80,8 +97,15 @@ def load_spec(spec: DatasetSpec, side: int) -> datasets.Dataset:
     return to_hf_dataset(samples, side)
 
 
-def build_train_dataset(specs: Sequence[DatasetSpec], task: str, side: int) -> datasets.Dataset:
-    """Concatenate ``specs`` (in order) at ``side`` and add the prompt column."""
+def build_train_dataset(
+    specs: Sequence[DatasetSpec],
+    task: str,
+    side: int,
+    answer_format: str = "seg-r1",
+    abstain: bool = False,
+) -> datasets.Dataset:
+    """Concatenate ``specs`` (in order) at ``side`` and add the prompt column (in
+    ``answer_format``'s training template)."""
     import datasets
 
     if not specs:
@@ -89,5 +113,10 @@ def build_train_dataset(specs: Sequence[DatasetSpec], task: str, side: int) -> d
             "no training data: set datasets (YAML list of {name, root, split}, or "
             "--datasets name:root:split)"
         )
-    parts = [add_prompts(load_spec(s, side), task, f"{s.name}:{s.root}:{s.split}") for s in specs]
+    parts = [
+        add_prompts(
+            load_spec(s, side), task, f"{s.name}:{s.root}:{s.split}", answer_format, abstain
+        )
+        for s in specs
+    ]
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)

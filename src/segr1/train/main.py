@@ -65,14 +65,16 @@ def build_reward_funcs(cfg: SegR1Config, segmenter: Segmenter) -> list:
     from segr1.rewards import build_rewards
 
     rewards = build_rewards(
-        segmenter, cfg.image_side, cfg.reward_variant, cfg.w_iou, cfg.w_s, cfg.task != "prerl"
-    )
+        segmenter, cfg.image_side, cfg.reward_variant, cfg.w_iou, cfg.w_s, cfg.task != "prerl",
+        answer_format=cfg.answer_format, names=cfg.rewards,
+    )  # fmt: skip
     if cfg.rollout_log_steps <= 0:
         return rewards
     path = Path(cfg.output_dir) / ROLLOUTS_NAME
     return with_rollout_log(
-        rewards, path, cfg.rollout_log_steps, cfg.reward_weights, cfg.process_index
-    )
+        rewards, path, cfg.rollout_log_steps, cfg.reward_weights, cfg.process_index,
+        answer_format=cfg.answer_format,
+    )  # fmt: skip
 
 
 def resume_checkpoint(cfg: SegR1Config) -> str | None:
@@ -115,7 +117,9 @@ def build_trainer(
     if segmenter is None:
         segmenter = build_segmenter_for(cfg)
     if train_dataset is None:
-        train_dataset = build_train_dataset(cfg.dataset_specs, cfg.task, cfg.image_side)
+        train_dataset = build_train_dataset(
+            cfg.dataset_specs, cfg.task, cfg.image_side, cfg.answer_format, cfg.abstain
+        )
     trainer = GRPOTrainer(
         model=cfg.policy,
         reward_funcs=build_reward_funcs(cfg, segmenter),

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from segr1.protocol.parse import parse_answer
+from segr1.protocol.formats import get_format
 from segr1.rewards import completion_text
 
 ROLLOUTS_NAME = "rollouts.jsonl"
@@ -42,6 +42,7 @@ class RolloutLog:
         names: Sequence[str],
         weights: Sequence[float] | None = None,
         process: int = 0,
+        answer_format: str = "seg-r1",
     ) -> None:
         if every <= 0:
             raise ValueError("every must be positive")
@@ -52,6 +53,7 @@ class RolloutLog:
         if len(self.weights) != len(self.names):
             raise ValueError(f"{len(self.weights)} reward weights for {len(self.names)} rewards")
         self.process = process
+        self.format = get_format(answer_format)
         self._outputs: dict[str, list[float]] = {}
         self._details: dict[str, list] = {}
 
@@ -89,7 +91,7 @@ class RolloutLog:
                 "process": self.process,
                 "id": ids[i],
                 "completion": text,
-                "prompts": parse_answer(text).to_dict(),
+                "prompts": self.format.parse(text).to_dict(),
                 "rewards": parts,
                 "reward": round(total, 6),
             }
@@ -145,8 +147,10 @@ def with_rollout_log(
     every: int,
     weights: Sequence[float] | None = None,
     process: int = 0,
+    answer_format: str = "seg-r1",
 ) -> list[Recorded]:
-    """Wrap ``rewards`` (in TRL's calling order) so every ``every``-th step is logged to ``path``."""
+    """Wrap ``rewards`` (in TRL's calling order) so every ``every``-th step is logged to ``path``
+    (answers read in ``answer_format``)."""
     names = [getattr(r, "__name__", type(r).__name__) for r in rewards]
-    log = RolloutLog(path, every, names, weights, process)
+    log = RolloutLog(path, every, names, weights, process, answer_format)
     return [Recorded(r, log, last=i == len(rewards) - 1) for i, r in enumerate(rewards)]
