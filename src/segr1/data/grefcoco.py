@@ -26,8 +26,8 @@ import numpy as np
 from segr1.data.refcoco import (
     CocoSegmentation,
     _check_images_exist,
-    _read_instances,
-    find_image_dir,
+    sentence_samples,
+    split_refs,
 )
 from segr1.data.sample import Sample, check_unique_ids
 
@@ -88,14 +88,11 @@ def load_grefcoco(
     refs_path = Path(refs_file) if refs_file else root / "grefcoco" / REFS_NAME
     if not refs_file and not refs_path.exists() and (root / REFS_NAME).exists():
         refs_path = root / REFS_NAME
-    refs = read_grefs(refs_path)
-    splits = sorted({r["split"] for r in refs})
-    if split not in splits:
-        raise ValueError(f"{refs_path}: no split {split!r}; it has {', '.join(splits)}")
-    images, anns = _read_instances(Path(instances_file or refs_path.parent / "instances.json"))
-    img_dir = Path(image_dir) if image_dir else find_image_dir(root)
+    refs, images, anns, img_dir = split_refs(
+        read_grefs(refs_path), split, refs_path, root, image_dir, instances_file
+    )
     samples: list[Sample] = []
-    for ref in sorted((r for r in refs if r["split"] == split), key=lambda r: r["ref_id"]):
+    for ref in refs:
         image = images.get(ref["image_id"])
         missing = [a for a in _targets(ref) if a not in anns]
         if image is None or missing:
@@ -106,21 +103,8 @@ def load_grefcoco(
         h, w = image["height"], image["width"]
         parts = tuple(CocoSegmentation(anns[a]["segmentation"], h, w, a) for a in _targets(ref))
         source = UnionSegmentation(parts, h, w)
-        for sent in sorted(ref["sentences"], key=lambda s: s["sent_id"]):
-            if text_field not in sent:
-                raise ValueError(
-                    f"{refs_path}: sentence {sent.get('sent_id')} has no {text_field!r}"
-                )
-            samples.append(
-                Sample(
-                    id=f"{ref['ref_id']}_{sent['sent_id']}",
-                    image_path=img_dir / image["file_name"],
-                    query=sent[text_field],
-                    task="referring",
-                    dataset="grefcoco",
-                    source=source,
-                )
-            )
+        path = img_dir / image["file_name"]
+        samples += sentence_samples(ref, source, path, "grefcoco", text_field, refs_path)
     _check_images_exist(samples, img_dir)
     check_unique_ids(samples, "grefcoco")
     return samples

@@ -152,18 +152,33 @@ def load_refcoco(
     refs_path = (
         Path(refs_file) if refs_file else find_refs(root, dataset, split_by or SPLIT_BY[dataset])
     )
-    refs = read_refs(refs_path)
+    refs, images, anns, img_dir = split_refs(
+        read_refs(refs_path), split, refs_path, root, image_dir, instances_file
+    )
+    samples: list[Sample] = []
+    for ref in refs:
+        samples += _ref_samples(ref, images, anns, img_dir, dataset, text_field, refs_path)
+    _check_images_exist(samples, img_dir)
+    check_unique_ids(samples, dataset)
+    return samples
+
+
+def split_refs(
+    refs: list[dict],
+    split: str,
+    refs_path: Path,
+    root: Path,
+    image_dir: str | Path | None,
+    instances_file: str | Path | None,
+) -> tuple[list[dict], dict[int, dict], dict[int, dict], Path]:
+    """``split``'s refs by ref id, the COCO images and annotations by id, and the image folder."""
     splits = sorted({r["split"] for r in refs})
     if split not in splits:
         raise ValueError(f"{refs_path}: no split {split!r}; it has {', '.join(splits)}")
     images, anns = _read_instances(Path(instances_file or refs_path.parent / "instances.json"))
     img_dir = Path(image_dir) if image_dir else find_image_dir(root)
-    samples: list[Sample] = []
-    for ref in sorted((r for r in refs if r["split"] == split), key=lambda r: r["ref_id"]):
-        samples += _ref_samples(ref, images, anns, img_dir, dataset, text_field, refs_path)
-    _check_images_exist(samples, img_dir)
-    check_unique_ids(samples, dataset)
-    return samples
+    chosen = sorted((r for r in refs if r["split"] == split), key=lambda r: r["ref_id"])
+    return chosen, images, anns, img_dir
 
 
 def _ref_samples(
@@ -175,6 +190,13 @@ def _ref_samples(
             f"{src}: ref {ref['ref_id']} points at an annotation/image missing from instances.json"
         )
     source = CocoSegmentation(ann["segmentation"], image["height"], image["width"], ann["id"])
+    return sentence_samples(ref, source, img_dir / image["file_name"], dataset, field, src)
+
+
+def sentence_samples(
+    ref: dict, source: Any, image_path: Path, dataset: str, field: str, src: Path
+) -> list[Sample]:
+    """One referring sample per sentence of ``ref`` (by sentence id), all with ``source``."""
     out = []
     for sent in sorted(ref["sentences"], key=lambda s: s["sent_id"]):
         if field not in sent:
@@ -182,7 +204,7 @@ def _ref_samples(
         out.append(
             Sample(
                 id=f"{ref['ref_id']}_{sent['sent_id']}",
-                image_path=img_dir / image["file_name"],
+                image_path=image_path,
                 query=sent[field],
                 task="referring",
                 dataset=dataset,
