@@ -30,11 +30,25 @@ def _check_report(out):
     assert paired["better"] + paired["worse"] + paired["equal"] == summary["before"]["count"]
     assert paired["mean"] == pytest.approx(summary["delta_Sm"], abs=1e-9)
     assert paired["ci95"][0] <= paired["mean"] <= paired["ci95"][1]
-    reference = summary["reference_gt_box"]  # GrabCut given the ground-truth box, no policy
-    assert reference["count"] == summary["before"]["count"]
-    assert 0.0 <= reference["Sm"] <= 1.0 and 0.0 <= reference["IoU"] <= 1.0
+    reference = summary["reference_gt_box"]  # the segmenter given the ground-truth box
+    whole = summary["reference_whole_frame_box"]  # ... and given a whole-frame box
+    for ref in (reference, whole):
+        assert ref["count"] == summary["before"]["count"]
+        assert 0.0 <= ref["Sm"] <= 1.0 and 0.0 <= ref["IoU"] <= 1.0
     text = (report / "report.md").read_text()
-    assert f"{reference['Sm']:.4f}" in text
+    assert f"{reference['Sm']:.4f}" in text and f"{whole['IoU']:.4f}" in text
+    n_objects = sum("empty" not in s for s in (p.stem for p in gt_dir.iterdir()))
+    for stage in ("before", "after"):  # the grounding table is the eval folders' boxes
+        g = summary["grounding"][stage]
+        assert g["n"] == summary[stage]["count"] and g["n_scored"] == n_objects
+        assert len(g["box_iou_per_image"]) == n_objects
+        assert g["mean_box_iou"] == pytest.approx(sum(g["box_iou_per_image"]) / n_objects)
+        assert 1 <= g["distinct"] <= g["n"]
+        assert f"{g['mean_box_iou']:.3f}" in text
+    box = summary["paired_box_iou_change"]
+    assert box["better"] + box["worse"] + box["equal"] == n_objects
+    assert isinstance(summary["flags"], list)
+    assert ("none raised" in text) == (not summary["flags"])
     assert f"{summary['after']['metrics']['Sm']:.4f}" in text
     assert "segr1 demo" in text and "segr1 train" in text
     return summary

@@ -162,13 +162,22 @@ def demo(
         False, "--quick", help="A tiny run (about a minute) for smoke tests."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for data, policy, warm-up and GRPO."),
+    segmenter: str = typer.Option(
+        "grabcut",
+        "--segmenter",
+        help="The frozen segmenter: 'grabcut' (weights-free) or 'sam2' (a small SAM2 the demo "
+        "trains itself on other synthetic scenes, the stand-in for SAM2's pretraining; cached "
+        "in OUT/segmenter).",
+    ),
 ) -> None:
     """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""
     from dataclasses import replace
 
-    from segr1.demo import FULL, QUICK, run_demo
+    from segr1.demo import FULL, QUICK, SEGMENTERS, run_demo
 
-    cfg = replace(QUICK if quick else FULL, out=out, seed=seed)
+    if segmenter not in SEGMENTERS:
+        _fail(ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}"))
+    cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter)
     report = run_demo(cfg)
     typer.echo((report / "report.md").read_text(encoding="utf-8"))
 

@@ -1,14 +1,17 @@
 """``segr1 demo``: the whole Seg-R1 loop, offline, on a CPU, in minutes.
 
 1. a synthetic camouflage benchmark (train + held-out test) in the COD10K folder layout;
-2. the tiny Qwen2.5-VL policy, built from a config with random weights and an offline tokenizer;
-3. a short supervised warm-up on noisy answers (the stand-in for pretraining, which gives a
+2. the frozen segmenter: by default a small SAM2 (transformers ``Sam2Model``) the demo trains
+   itself, supervised, on other synthetic scenes - the stand-in for SAM2's own pretraining (see
+   :mod:`segr1.segment.pretrain`); ``segmenter="grabcut"`` keeps the weights-free GrabCut;
+3. the tiny policy, built from a config with random weights and an offline tokenizer, and a
+   supervised warm-up on noisy answers (the stand-in for an LMM's pretraining, which gives a
    real LMM its grounding; see :mod:`segr1.policy.warmup`);
 4. evaluation of the warmed-up policy on the test split (before RL);
 5. GRPO with the tiny recipe: pure RL from mask quality (format + IoU/S-measure reward);
-6. evaluation after RL, and a report folder: ``report.md`` (before/after table, commands),
-   ``curves.png`` (reward and parse rate over steps), ``grid.png`` (test images, ground truth,
-   masks, boxes and points before vs after).
+6. evaluation after RL, and a report folder: ``report.md`` (mask table, grounding table, paired
+   intervals, reward-hack flags, commands), ``curves.png`` (reward and parse rate over steps),
+   ``grid.png`` (test images, ground truth, masks, boxes and points before vs after).
 
 Every stage writes into ``out`` and is reused when its output is complete, so an interrupted
 demo continues where it stopped. Nothing is pre-recorded: every number in the report is
@@ -36,6 +39,8 @@ class DemoConfig:
 
     out: str = "demo_out"
     seed: int = 0
+    segmenter: str = "grabcut"  # or "sam2": the self-trained SAM2 stand-in (segment.pretrain)
+    arch: str = "qwen2_5_vl"  # the tiny policy's architecture (segr1.policy.tiny.ARCHS)
     n_train: int = 400
     n_test: int = 120
     image_size: int = 128  # synthetic scene side, pixels
@@ -51,15 +56,26 @@ class DemoConfig:
     threads: int = 1  # torch intra-op threads: tiny models run faster on one
     grid_images: int = 6
 
+    sam2_steps: int = 1500  # training steps of the SAM2 stand-in (segmenter="sam2")
+    sam2_scenes: int = 2000  # its pool of generated training scenes
+
     @property
     def warmup(self) -> WarmupConfig:
         return WarmupConfig(steps=self.warmup_steps, side=self.side, seed=self.seed)
+
+    @property
+    def sam2(self):  # -> segr1.segment.pretrain.PretrainConfig
+        """The SAM2 stand-in's training configuration, on the demo's scene size and square."""
+        from segr1.segment.pretrain import PretrainConfig
+
+        return PretrainConfig(steps=self.sam2_steps, n_scenes=self.sam2_scenes, side=self.side,
+                              scene_size=self.image_size, seed=self.seed)  # fmt: skip
 
 
 FULL = DemoConfig()
 QUICK = replace(FULL, n_train=16, n_test=6, image_size=64, warmup_steps=10, grpo_steps=3,
                 num_generations=4, prompts_per_step=1, max_completion_length=48,
-                grid_images=3)  # fmt: skip
+                grid_images=3, sam2_steps=20, sam2_scenes=16)  # fmt: skip
 
 
 def _stage(name: str) -> None:
@@ -80,33 +96,61 @@ def build_data(cfg: DemoConfig, root: Path) -> None:
              config=SynthConfig(size=cfg.image_size), overwrite=True)  # fmt: skip
 
 
+SEGMENTERS = ("sam2", "grabcut")
+
+
+def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
+    """The segmenter name every later stage loads: ``grabcut``, or the folder of the SAM2
+    stand-in this stage trains (reused when it holds one of the same configuration)."""
+    if cfg.segmenter == "grabcut":
+        return "grabcut"
+    if cfg.segmenter != "sam2":
+        raise ValueError(f"segmenter={cfg.segmenter!r}; choose one of {', '.join(SEGMENTERS)}")
+    from segr1.segment.pretrain import pretrain_sam2
+
+    return str(pretrain_sam2(out / "segmenter", cfg.sam2))
+
+
 def build_policy(cfg: DemoConfig, out: Path, train) -> Path:
     from segr1.policy import build_tiny_policy
     from segr1.policy.warmup import warmup
 
     base, warm = out / "policy" / "base", out / "policy" / "warmup"
     if not (base / "config.json").exists():
-        build_tiny_policy(base, arch="qwen2_5_vl", seed=cfg.seed)
+        build_tiny_policy(base, arch=cfg.arch, seed=cfg.seed)
     if not (warm / "config.json").exists():
         warmup(base, train, warm, cfg.warmup)
     return warm
 
 
-def evaluate_policy(cfg: DemoConfig, model: Path, test, out: Path) -> dict[str, Any]:
+def evaluate_policy(cfg: DemoConfig, model: Path, test, out: Path, segmenter) -> dict[str, Any]:
     from segr1.evaluate import evaluate
     from segr1.inference import Pipeline
 
-    pipe = Pipeline.from_pretrained(str(model), segmenter="grabcut", side=cfg.side,
-                                    max_new_tokens=cfg.max_completion_length, stage="train")  # fmt: skip
+    pipe = Pipeline(*_load(model), segmenter, side=cfg.side,
+                    max_new_tokens=cfg.max_completion_length, stage="train")  # fmt: skip
     return evaluate(pipe, test, out, dataset="synth-test", model=str(model),
-                    segmenter="grabcut", batch_size=cfg.eval_batch_size)  # fmt: skip
+                    segmenter=segmenter_label(cfg), batch_size=cfg.eval_batch_size)  # fmt: skip
 
 
-def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path) -> list[str]:
+def _load(model: Path):
+    from segr1.policy import load_policy
+
+    return load_policy(str(model), device="cpu", dtype="auto")
+
+
+def segmenter_label(cfg: DemoConfig) -> str:
+    if cfg.segmenter == "grabcut":
+        return "GrabCut (OpenCV, weights-free)"
+    return "tiny SAM2 trained by the demo (stand-in for SAM2's pretraining)"
+
+
+def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path, segmenter: str) -> list[str]:
     """``segr1 train`` arguments for the RL stage (printed in the report as the command)."""
     return [
         "--config", "configs/tiny.yaml",
         "--policy", str(policy),
+        "--segmenter", str(segmenter),
         "--datasets", f"synth:{data}:train",
         "--output_dir", str(out),
         "--image_side", str(cfg.side),
@@ -121,14 +165,16 @@ def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path) -> list[str]
     ]  # fmt: skip
 
 
-def run_grpo(cfg: DemoConfig, policy: Path, data: Path, out: Path) -> tuple[Path, list[dict]]:
+def run_grpo(
+    cfg: DemoConfig, policy: Path, data: Path, out: Path, segmenter: str
+) -> tuple[Path, list[dict]]:
     from segr1.train.config import parse_config
     from segr1.train.main import train
 
     final = out / "final"
     if (final / "config.json").exists() and (out / "log_history.json").exists():
         return final, json.loads((out / "log_history.json").read_text())
-    args = grpo_args(cfg, policy, data, out)
+    args = grpo_args(cfg, policy, data, out, segmenter)
     config = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
     if config.exists():
         args[1] = str(config)
@@ -143,25 +189,30 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
 
     from segr1.data.registry import load_dataset
     from segr1.demo_report import write_report
+    from segr1.segment import build_segmenter
 
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "demo_config.json").write_text(json.dumps(asdict(cfg), indent=1))
     t0 = time.perf_counter()
-    _stage("1/5 synthetic camouflage benchmark")
+    _stage("1/6 synthetic camouflage benchmark")
     build_data(cfg, out / "data")
     train = load_dataset("synth", out / "data", split="train")
     test = load_dataset("synth", out / "data", split="test")
-    _stage("2/5 tiny policy + supervised warm-up (stand-in for pretraining)")
+    _stage(f"2/6 frozen segmenter: {segmenter_label(cfg)}")
+    seg_name = build_frozen_segmenter(cfg, out)
+    segmenter = build_segmenter(seg_name)
+    _stage("3/6 tiny policy + supervised warm-up (stand-in for pretraining)")
     warm = build_policy(cfg, out, train)
-    _stage("3/5 evaluation before RL")
-    before = evaluate_policy(cfg, warm, test, out / "eval_before")
-    _stage("4/5 GRPO (pure RL from mask quality)")
-    final, history = run_grpo(cfg, warm, out / "data", out / "grpo")
-    _stage("5/5 evaluation after RL")
-    after = evaluate_policy(cfg, final, test, out / "eval_after")
-    report = write_report(cfg, out, test, before, after, history, time.perf_counter() - t0)
+    _stage("4/6 evaluation before RL")
+    before = evaluate_policy(cfg, warm, test, out / "eval_before", segmenter)
+    _stage("5/6 GRPO (pure RL from mask quality)")
+    final, history = run_grpo(cfg, warm, out / "data", out / "grpo", seg_name)
+    _stage("6/6 evaluation after RL")
+    after = evaluate_policy(cfg, final, test, out / "eval_after", segmenter)
+    report = write_report(cfg, out, test, before, after, history, time.perf_counter() - t0,
+                          segmenter, segmenter_label(cfg), seg_name)  # fmt: skip
     print(f"\nreport: {report / 'report.md'}")
     return report
 

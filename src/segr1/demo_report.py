@@ -21,6 +21,7 @@ from segr1.evaluate import read_records
 from segr1.overlay import draw_overlay
 from segr1.protocol.parse import parse_answer
 
+WHOLE_FRAME_PAYS = " (a whole-frame box pays: this segmenter invites the whole-frame hack)."
 REWARD_KEYS = ("reward", "rewards/segmentation/mean", "rewards/format_reward/mean")
 
 
@@ -127,38 +128,40 @@ def paired_change(before: np.ndarray, after: np.ndarray, resamples: int = 10_000
             "ci95": [float(low), float(high)]}  # fmt: skip
 
 
-def reference_scores(test, side: int) -> dict[str, float]:
-    """Metrics of GrabCut given each image's ground-truth box, no policy (an upper reference).
+def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> dict[str, float]:
+    """Metrics of ``segmenter`` given one fixed prompt per test image, no policy: ``true-box``
+    (the tight box around all ground-truth pixels: the room left for a policy that localises)
+    or ``whole-frame`` (a box over the whole S x S frame: what the whole-frame hack earns).
 
-    The box is the tight box around all ground-truth pixels, mapped into the S x S frame the
-    policy sees; segmentation runs there and the mask is upsampled to the original size, exactly
-    as the evaluated pipeline does. An image without an object gets an empty mask.
+    The box is written in the S x S frame the policy sees; segmentation runs there and the mask
+    is upsampled to the original size, exactly as the evaluated pipeline does. An image without
+    an object gets an empty mask under ``true-box``.
     """
     from segr1.imaging import binarize, resize_mask, stretch
     from segr1.metrics import ForegroundMetrics
     from segr1.protocol.geometry import Prompts, scale_boxes, square
-    from segr1.segment.grabcut import GrabCutSegmenter
 
-    segmenter, acc = GrabCutSegmenter(), ForegroundMetrics()
+    if prompt not in ("true-box", "whole-frame"):
+        raise ValueError(f"prompt={prompt!r}; choose true-box or whole-frame")
+    acc = ForegroundMetrics()
     for s in test:
         image, gt = s.load_pair()
         h, w = gt.shape
         ys, xs = np.nonzero(binarize(gt))
         mask = np.zeros((h, w), bool)
-        if len(ys):
+        if prompt == "whole-frame":
+            box = np.array([[0, 0, side, side]], np.float32)
+        elif len(ys):
             box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
             box = scale_boxes(box, (w, h), square(side))  # original -> model frame
+        else:
+            box = None
+        if box is not None:
             prompts = Prompts(box, np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
             small = segmenter(stretch(image, side), [prompts])[0]  # (S, S)
             mask = resize_mask(small, (w, h))
         acc.step(mask.astype(np.uint8) * 255, gt)
     return acc.results()
-
-
-def distinct_answers(eval_dir: Path) -> int:
-    """How many different boxes the policy wrote over the test split (1 = ignores the image)."""
-    records = read_records(eval_dir / "completions.jsonl").values()
-    return len({json.dumps(r["answer"]["boxes"]) for r in records})
 
 
 def pick_grid_samples(test, n: int) -> list:
@@ -176,9 +179,22 @@ def _row(name: str, r: dict) -> str:
     return f"| {name} | " + " | ".join(cells) + f" | {usable} |"
 
 
+def _grounding_line(name: str, g: dict, r: dict) -> str:
+    m = r["metrics"]
+    return (
+        f"| {name} | {g['mean_box_iou']:.3f} | {g['distinct']} / {g['n']} | "
+        f"{g['whole_frame_share']:.1%} | {g['no_box']} | {m['Sm']:.4f} | {m['IoU']:.4f} |"
+    )
+
+
 def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[dict],
-                 seconds: float) -> Path:  # fmt: skip
+                 seconds: float, segmenter, segmenter_name: str,
+                 segmenter_spec: str) -> Path:  # fmt: skip
+    """Write ``out/report`` from the run's outputs; ``segmenter`` (the frozen one the run used,
+    described as ``segmenter_name``, loaded from ``segmenter_spec``) scores the two no-policy
+    reference rows."""
     from segr1.demo import command_line, grpo_args
+    from segr1.demo_grounding import describe_change, grounding_row, hack_flags
 
     rep = out / "report"
     rep.mkdir(parents=True, exist_ok=True)
@@ -189,27 +205,42 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     warm = out / "policy" / "warmup"
     s_image = {k: per_image_s(test, out / f"eval_{k}") for k in ("before", "after")}
     kinds = {k: per_kind(test, scores) for k, scores in s_image.items()}
-    distinct = {k: distinct_answers(out / f"eval_{k}") for k in ("before", "after")}
-    reference = reference_scores(test, cfg.side)
+    ground = {k: grounding_row(test, out / f"eval_{k}", cfg.side) for k in ("before", "after")}
+    reference = {p: reference_scores(test, cfg.side, segmenter, p)
+                 for p in ("true-box", "whole-frame")}  # fmt: skip
     paired = paired_change(s_image["before"], s_image["after"])
+    box_paired = paired_change(*(np.asarray(ground[k]["box_iou_per_image"])
+                                 for k in ("before", "after")))  # fmt: skip
+    flags = hack_flags(ground["before"], ground["after"], paired, box_paired)
     quick = cfg.n_test < 100
+    train_cmd = grpo_args(cfg, warm, out / "data", out / "grpo", segmenter_spec)
+    room = reference["true-box"]["Sm"] - after["metrics"]["Sm"]
+    hack_gap = reference["true-box"]["IoU"] - reference["whole-frame"]["IoU"]
     lines = [
         "# Seg-R1 demo report",
         "",
         f"Held-out synthetic test split: {before['count']} images "
         f"({'quick run: too few images for a conclusion' if quick else 'seeded, generated'}). "
-        f"Policy: tiny Qwen2.5-VL (random init + supervised warm-up), segmenter: GrabCut, "
-        f"S = {cfg.side}. Wall time {seconds / 60:.1f} min.",
+        f"Policy: tiny {cfg.arch} (random init + supervised warm-up, "
+        f"{cfg.warmup_steps} steps), segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
+        f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min.",
+        "",
+        "## Masks",
         "",
         "| policy | S-measure ↑ | mean E ↑ | weighted F ↑ | MAE ↓ | IoU ↑ | usable answers ↑ |",
         "|---|---|---|---|---|---|---|",
         _row("before RL (warm-up only)", before),
         _row(f"after GRPO ({cfg.grpo_steps} steps)", after),
-        _row("reference: GrabCut given the ground-truth box (no policy)", {"metrics": reference}),
+        _row(
+            "reference: segmenter given the ground-truth box (no policy)",
+            {"metrics": reference["true-box"]},
+        ),
+        _row(
+            "reference: segmenter given a whole-frame box (no policy)",
+            {"metrics": reference["whole-frame"]},
+        ),
         "",
-        f"S-measure change: **{delta:+.4f}** (95 % paired bootstrap interval "
-        f"{paired['ci95'][0]:+.4f} to {paired['ci95'][1]:+.4f}); per image: "
-        f"{paired['better']} better, {paired['worse']} worse, {paired['equal']} unchanged.",
+        describe_change("S-measure", paired),
         "",
         "S-measure per scene kind: "
         + ", ".join(
@@ -217,12 +248,27 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         )
         + ".",
         "",
-        f"Distinct boxes written over the {before['count']} test images: "
-        f"{distinct['before']} before RL, {distinct['after']} after. At this scale the tiny "
-        "policy barely conditions its box on the image (its random vision tower never learned "
-        "to localise in the short warm-up); what GRPO finds is the prompt that makes the frozen "
-        "segmenter work best. The reference row is what the same segmenter gives with each "
-        "object's true box: the room left for a policy that localises - see docs/demo.md.",
+        f"Given each object's true box the segmenter reaches S-measure "
+        f"{reference['true-box']['Sm']:.4f}, {room:.4f} above the policy after RL; a whole-frame "
+        f"box gets IoU {reference['whole-frame']['IoU']:.4f} against the true box's "
+        f"{reference['true-box']['IoU']:.4f}" + (WHOLE_FRAME_PAYS if hack_gap <= 0.1 else "."),
+        "",
+        "## Grounding",
+        "",
+        "The policy's first box against the ground-truth box, in the S x S frame "
+        "(whole-frame: the box covers more than 90 % of the frame).",
+        "",
+        "| policy | mean box IoU ↑ | distinct boxes | whole-frame boxes | no box | S-measure ↑ "
+        "| IoU ↑ |",
+        "|---|---|---|---|---|---|---|",
+        _grounding_line("before RL", ground["before"], before),
+        _grounding_line("after RL", ground["after"], after),
+        "",
+        describe_change("Mean box IoU", box_paired, digits=3),
+        "",
+        "**Reward-hack flags:** "
+        + ("none raised." if not flags else "")
+        + "".join(f"\n- {f}" for f in flags),
         "",
         "![reward and usable-answer rate](curves.png)",
         "",
@@ -236,7 +282,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "```bash",
         command_line(cfg, quick),
         "# the RL stage alone:",
-        "segr1 train " + shlex.join(grpo_args(cfg, warm, out / "data", out / "grpo")),
+        "segr1 train " + shlex.join(train_cmd),
         "# re-score the written masks:",
         f"segr1 score {out / 'eval_after/masks'} {out / 'data/Test/GT_Object'}",
         "```",
@@ -244,8 +290,11 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     ]
     (rep / "report.md").write_text("\n".join(lines), encoding="utf-8")
     summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds,
-               "per_kind_Sm": kinds, "distinct_boxes": distinct,
-               "reference_gt_box": reference, "paired_Sm_change": paired}  # fmt: skip
+               "segmenter": segmenter_name, "per_kind_Sm": kinds, "grounding": ground,
+               "reference_gt_box": reference["true-box"],
+               "reference_whole_frame_box": reference["whole-frame"],
+               "paired_Sm_change": paired, "paired_box_iou_change": box_paired,
+               "flags": flags}  # fmt: skip
     (rep / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return rep
 

@@ -1,0 +1,103 @@
+"""Does the demo's policy ground objects? Per-image box statistics of an evaluation folder, the
+paired change between two of them, and the reward-hack flags the demo report raises.
+
+Contract (numbers only; the report turns them into prose):
+
+* :func:`policy_boxes` reads an evaluation folder's ``completions.jsonl`` and returns, in test
+  order, each answer's FIRST box in the model's S x S frame (None when it wrote none);
+* :func:`gt_boxes` gives each test image's tight ground-truth box in that frame (None for an
+  empty scene), :func:`per_image_box_iou` the box IoU per image with an object;
+* :func:`grounding_row` is one row of the grounding table (box IoU, distinct boxes, whole-frame
+  share) plus the per-image box IoUs the paired interval needs;
+* :func:`hack_flags` names what a reward hack looks like in those rows: nearly one answer for
+  every image, whole-frame boxes, or the mask score rising while the boxes move off the objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segr1.evaluate import read_records
+from segr1.imaging import binarize
+from segr1.metrics.grounding import WHOLE_FRAME, box_iou, grounding_stats, mask_box
+
+#: Flag thresholds: fewer distinct boxes than this share of the images reads as a constant
+#: answer; more whole-frame boxes than this share reads as the whole-frame hack.
+CONSTANT_SHARE = 0.5
+WHOLE_FRAME_LIMIT = 0.05
+
+
+def policy_boxes(test: Sequence, eval_dir: Path) -> list[list[float] | None]:
+    records = read_records(Path(eval_dir) / "completions.jsonl")
+    missing = [s.id for s in test if s.id not in records]
+    if missing:
+        raise ValueError(
+            f"{eval_dir}: no answer for {len(missing)} test images ({missing[0]}, ...)"
+        )
+    out = []
+    for s in test:
+        boxes = records[s.id]["answer"].get("boxes") or []
+        out.append([float(v) for v in boxes[0]] if boxes else None)
+    return out
+
+
+def gt_boxes(test: Sequence, side: int) -> list[list[float] | None]:
+    return [mask_box(binarize(s.load_mask()), side) for s in test]
+
+
+def per_image_box_iou(boxes: Sequence, gts: Sequence) -> np.ndarray:
+    """(M,) box IoU of each image WITH an object (a missing policy box scores 0)."""
+    return np.asarray(
+        [0.0 if b is None else box_iou(b, g) for b, g in zip(boxes, gts, strict=True) if g],
+        dtype=np.float64,
+    )
+
+
+def grounding_row(test: Sequence, eval_dir: Path, side: int) -> dict[str, Any]:
+    boxes, gts = policy_boxes(test, eval_dir), gt_boxes(test, side)
+    stats = grounding_stats(boxes, gts, side).to_dict()
+    return {**stats, "box_iou_per_image": per_image_box_iou(boxes, gts).tolist()}
+
+
+def hack_flags(before: dict, after: dict, s_change: dict, box_change: dict) -> list[str]:
+    """Plain-language warnings for the report (empty when nothing looks like a reward hack)."""
+    flags = []
+    for name, row in (("before RL", before), ("after RL", after)):
+        if row["n"] and row["no_box"] == row["n"]:
+            flags.append(f"no box {name}: none of the {row['n']} answers held a usable box")
+        elif row["n"] and row["distinct_share"] < CONSTANT_SHARE:
+            flags.append(
+                f"constant answers {name}: {row['distinct']} distinct box(es) over {row['n']} "
+                "images - the policy barely looks at the image"
+            )
+        if row["whole_frame_share"] > WHOLE_FRAME_LIMIT:
+            flags.append(
+                f"whole-frame boxes {name}: {row['whole_frame_share']:.0%} of the answers cover "
+                f"more than {WHOLE_FRAME:.0%} of the frame (limit {WHOLE_FRAME_LIMIT:.0%})"
+            )
+    if s_change["ci95"][0] > 0 and box_change["ci95"][1] < 0:
+        flags.append(
+            "the mask score rose while the boxes moved away from the objects (box IoU fell): "
+            "RL found prompts the segmenter likes, not better grounding"
+        )
+    return flags
+
+
+def describe_change(name: str, change: dict, digits: int = 4) -> str:
+    """One sentence from a paired change (``segr1.demo_report.paired_change``)."""
+    low, high = change["ci95"]
+    if low > 0:
+        verdict = "above zero: a gain"
+    elif high < 0:
+        verdict = "below zero: a loss"
+    else:
+        verdict = "it includes zero: no measured change"
+    return (
+        f"{name} changed by **{change['mean']:+.{digits}f}** (95 % paired bootstrap interval "
+        f"{low:+.{digits}f} to {high:+.{digits}f}, {verdict}; per image {change['better']} "
+        f"better, {change['worse']} worse, {change['equal']} unchanged)."
+    )

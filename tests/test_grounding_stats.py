@@ -1,0 +1,102 @@
+"""The grounding warm-up (the demo's stand-in for pretraining) and the statistics that say
+whether a policy's boxes follow the objects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segr1.metrics.grounding import box_area_share, box_iou, grounding_stats, mask_box
+
+
+def test_box_iou_known_values():
+    assert box_iou([0, 0, 10, 10], [0, 0, 10, 10]) == 1.0
+    assert box_iou([0, 0, 10, 10], [5, 0, 15, 10]) == pytest.approx(50 / 150)
+    assert box_iou([10, 10, 0, 0], [0, 0, 10, 5]) == pytest.approx(0.5)  # corners reordered
+    assert box_iou([0, 0, 4, 4], [5, 5, 9, 9]) == 0.0
+    assert box_iou([3, 3, 3, 3], [3, 3, 3, 3]) == 0.0  # empty union
+
+
+def test_mask_box_is_tight_and_scaled():
+    mask = np.zeros((20, 40), bool)
+    mask[5:10, 8:12] = True
+    assert mask_box(mask) == [8.0, 5.0, 12.0, 10.0]
+    assert mask_box(mask, side=100) == [20.0, 25.0, 30.0, 50.0]
+    assert mask_box(np.zeros((4, 4), bool)) is None
+
+
+def test_grounding_stats_on_hand_made_answers():
+    side = 100
+    gts = [[0, 0, 50, 50], [50, 50, 100, 100], [0, 0, 100, 20], None]
+    boxes = [[0, 0, 50, 50], [50, 50, 75, 100], [0, 0, 100, 100], [0, 0, 100, 100]]
+    s = grounding_stats(boxes, gts, side)
+    # IoUs 1, 0.5, 0.2 over the 3 images with an object; the empty-GT image is not scored
+    assert s.n == 4 and s.n_scored == 3
+    assert s.mean_box_iou == pytest.approx((1 + 0.5 + 0.2) / 3)
+    assert s.distinct == 3 and s.distinct_share == 0.75
+    assert s.whole_frame_share == 0.5 and s.no_box == 0
+
+
+def test_grounding_stats_constant_answer_and_missing_boxes():
+    gts = [[10, 10, 30, 30]] * 4
+    s = grounding_stats([[0, 0, 95, 96], [0, 0, 95, 96], None, None], gts, 100)
+    assert s.distinct == 2 and s.distinct_share == 0.5  # one box + "no box"
+    assert s.no_box == 2
+    assert s.whole_frame_share == 0.5  # 95 x 96 = 91.2 % of the frame, twice
+    assert s.mean_box_iou == pytest.approx(0.5 * 400 / (95 * 96))  # missing boxes score 0
+    assert box_area_share([-20, -20, 200, 50], 100) == pytest.approx(0.5)  # clipped to frame
+    with pytest.raises(ValueError, match="2 boxes for 1"):
+        grounding_stats([None, None], [None], 100)
+
+
+def _row(n, distinct, whole, no_box=0):
+    return {"n": n, "distinct": distinct, "distinct_share": distinct / n,
+            "whole_frame_share": whole, "no_box": no_box}  # fmt: skip
+
+
+def _change(low, high, mean=0.0):
+    return {"mean": mean, "ci95": [low, high], "better": 1, "worse": 1, "equal": 0}
+
+
+def test_hack_flags_name_constant_and_whole_frame_answers():
+    from segr1.demo_grounding import hack_flags
+
+    ok = _row(100, 95, 0.0)
+    assert hack_flags(ok, ok, _change(0.01, 0.03), _change(0.01, 0.02)) == []
+    flags = hack_flags(ok, _row(100, 1, 1.0), _change(0.01, 0.03), _change(-0.3, -0.2))
+    assert len(flags) == 3
+    assert "constant answers after RL: 1 distinct box(es) over 100" in flags[0]
+    assert "whole-frame boxes after RL: 100%" in flags[1]
+    assert "box IoU fell" in flags[2]
+    # at the limits: 5 % whole-frame boxes and half the images with their own box pass
+    assert hack_flags(ok, _row(100, 50, 0.05), _change(0, 1), _change(-1, 0)) == []
+    none = hack_flags(_row(6, 1, 0.0, no_box=6), ok, _change(0, 1), _change(0, 1))
+    assert none == ["no box before RL: none of the 6 answers held a usable box"]
+
+
+def test_describe_change_reads_the_interval():
+    from segr1.demo_grounding import describe_change
+
+    assert "a gain" in describe_change("S", _change(0.01, 0.02, 0.015))
+    assert "a loss" in describe_change("S", _change(-0.02, -0.01, -0.015))
+    assert "no measured change" in describe_change("S", _change(-0.01, 0.02))
+    assert "+0.0150" in describe_change("S", _change(0.01, 0.02, 0.015))
+
+
+def test_policy_boxes_read_the_eval_folder(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from segr1.demo_grounding import grounding_row
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[0:10, 0:10] = 255
+    test = [SimpleNamespace(id=i, load_mask=lambda m=mask: m) for i in ("a", "b")]
+    rows = [{"id": "a", "answer": {"boxes": [[0, 0, 50, 50], [1, 1, 2, 2]]}},
+            {"id": "b", "answer": {"boxes": []}}]  # fmt: skip
+    (tmp_path / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    g = grounding_row(test, tmp_path, side=100)  # GT box [0, 0, 50, 50] in the 100 frame
+    assert g["box_iou_per_image"] == [1.0, 0.0] and g["no_box"] == 1 and g["distinct"] == 2
+    (tmp_path / "completions.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    with pytest.raises(ValueError, match="no answer for 1 test images"):
+        grounding_row(test, tmp_path, side=100)
