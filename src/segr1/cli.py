@@ -95,6 +95,15 @@ MAX_NEW_TOKENS = typer.Option(
 SIDE = typer.Option(
     None, min=1, help="Square side S [default: 768 for foreground/prerl, 1024 otherwise]."
 )
+MAX_TURNS = typer.Option(
+    1,
+    "--max-turns",
+    min=1,
+    help="Refinement episodes: after each answer the policy is shown the mask it made (mask, "
+    "boxes and points drawn on the image, with segr1's own instruction) and answers again, up "
+    "to N answers; an episode ends early when the policy repeats its prompts (keeps its "
+    "answer). The final answer's mask is the prediction. 1: single-turn Seg-R1.",
+)
 ROOT = typer.Option(None, "--root", help="Dataset root folder.")
 SPLIT = typer.Option(None, "--split", help="Split [default: the dataset's test/val split].")
 IMAGES = typer.Option(None, "--images", help="Image folder (dataset 'folder'; skips detection).")
@@ -201,9 +210,11 @@ def predict(
     answer_format: str = ANSWER_FORMAT,
     abstain: bool = ABSTAIN,
     max_new_tokens: int | None = MAX_NEW_TOKENS,
+    max_turns: int = MAX_TURNS,
     batch_size: int = typer.Option(4, min=1, help="Images per generation batch."),
 ) -> None:
-    """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image."""
+    """Segment images: writes <stem>.png, <stem>_overlay.jpg and <stem>.json per image (with
+    --max-turns N > 1 also <stem>_turn<k>_overlay.jpg per answer)."""
     from segr1.inference import check_predict_out, collect_images, predict_paths
     from segr1.prompting import default_side
     from segr1.protocol.formats import get_format, template_for
@@ -218,7 +229,7 @@ def predict(
             side=side or own_side or default_side(task),
             device=device, dtype=dtype,
             profile=_profile(profile, profile_opt), max_new_tokens=max_new_tokens, stage=stage,
-            segment_at=segment_at,
+            segment_at=segment_at, max_turns=max_turns,
         )  # fmt: skip
         written, errors = predict_paths(
             pipe, images, out, query=query, is_sentence=sentence, batch_size=batch_size
@@ -261,6 +272,7 @@ def eval_cmd(
     answer_format: str = ANSWER_FORMAT,
     abstain: bool = ABSTAIN,
     max_new_tokens: int | None = MAX_NEW_TOKENS,
+    max_turns: int = MAX_TURNS,
     sample: str = typer.Option(
         "all",
         "--sample",
@@ -314,7 +326,7 @@ def eval_cmd(
     def make(task, first):  # -> a Pipeline for task, sharing the first one's models
         kw = dict(profile=prof, max_new_tokens=max_new_tokens, stage=stage,
                   segment_at=segment_at, probabilities=save_prob, answer_format=answer_format,
-                  abstain=abstain)  # fmt: skip
+                  abstain=abstain, max_turns=max_turns)  # fmt: skip
         s = side or get_format(answer_format).side or default_side(task)
         if first is not None:
             return shared_pipeline(first, task, s, **kw)

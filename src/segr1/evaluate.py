@@ -7,7 +7,10 @@ Output folder layout (``out``)::
                              when the profile saves soft foreground masks)
     probs/<sample id>.png    with --save-prob: the segmenter's mask probability x 255
                              (inference.PROB_DESCRIPTION), scored as "metrics_prob"
-    completions.jsonl        one record per sample: id, completion, parsed answer, usable
+    masks_turn1/<id>.png     with --max-turns N > 1: the FIRST answer's mask (the final one is in
+                             masks/), scored as "metrics_turn1"
+    completions.jsonl        one record per sample: id, completion, parsed answer, usable (and,
+                             with --max-turns N > 1, "turns": every answer, revised, kept)
     metrics.json             numbers + the profile + the conventions used to get them
     curves.json              foreground: PR / F / E curves per threshold (segr1.curves)
     report.md                the same as a Markdown table
@@ -56,6 +59,7 @@ from segr1.scoring import Item, conventions, kind_of, score_items
 
 RUN_NAME = "run.json"
 PROBS_DIR = "probs"
+TURN1_DIR = "masks_turn1"  # refinement episodes: the first turn's masks, scored as metrics_turn1
 #: Report column order: the four numbers COD papers report first, then the rest.
 REPORT_KEYS = ("Sm", "meanEm", "wFm", "MAE", "adpEm", "maxEm", "adpFm", "meanFm", "maxFm",
                "IoU", "Dice", "cIoU", "gIoU", "cIoU_ignore_excluded", "gIoU_ignore_excluded",
@@ -71,9 +75,11 @@ class Record:
     answer: dict
     usable: bool  # passed the validity gate (else: an empty mask)
     error: str | None = None  # the image could not be read: an empty mask, redone on resume
+    turns: dict | None = None  # a refinement episode: Prediction.turns_dict() (absent otherwise)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False)
+        fields = {k: v for k, v in self.__dict__.items() if k != "turns" or v is not None}
+        return json.dumps(fields, ensure_ascii=False)
 
 
 def read_records(path: Path) -> dict[str, dict]:
@@ -198,12 +204,20 @@ def _predict_batch(pipeline: Any, batch: Sequence[Sample], masks_dir: Path) -> l
             pred = by_id[s.id]
             if pred.prob is not None:  # before the mask: a finished sample has both
                 write_mask(masks_dir.parent / PROBS_DIR / f"{s.id}.png", pred.prob)
+            if pred.turns:  # before the final mask: a finished sample has both
+                write_mask(masks_dir.parent / TURN1_DIR / f"{s.id}.png", pred.turns[0].levels)
             write_mask(masks_dir / f"{s.id}.png", pred.levels)
-            records.append(Record(s.id, pred.completion, pred.answer.to_dict(), pred.usable))
+            turns = pred.turns_dict() if pred.turns else None
+            records.append(
+                Record(s.id, pred.completion, pred.answer.to_dict(), pred.usable, turns=turns)
+            )
             continue
         with contextlib.suppress(ImageReadError):  # unreadable ground truth: scoring lists it
             # an empty prediction keeps the sample in the denominator
-            write_mask(masks_dir / f"{s.id}.png", np.zeros(s.load_mask().shape, np.uint8))
+            empty = np.zeros(s.load_mask().shape, np.uint8)
+            if getattr(pipeline, "max_turns", 1) > 1:
+                write_mask(masks_dir.parent / TURN1_DIR / f"{s.id}.png", empty)
+            write_mask(masks_dir / f"{s.id}.png", empty)
         records.append(Record(s.id, "", Answer().to_dict(), False, errors[s.id]))
     return records
 
@@ -239,6 +253,8 @@ def run_manifest(pipeline: Any, samples: Sequence[Sample], **fields: Any) -> dic
             fields[key] = str(Path(str(value)).resolve())
     if getattr(pipeline, "probabilities", False):
         fields["save_prob"] = True  # absent otherwise, so older run folders still resume
+    if getattr(pipeline, "max_turns", 1) > 1:
+        fields["max_turns"] = pipeline.max_turns  # absent for single-turn runs, as before
     ids = hashlib.sha256("\n".join(s.id for s in samples).encode()).hexdigest()[:16]
     return {
         **fields,
@@ -268,13 +284,15 @@ def _differences(old: dict, new: dict, prefix: str = "") -> dict[str, tuple]:
 def clear_run(out: Path) -> list[Path]:
     """Delete what an evaluation wrote into ``out`` (run.json, completions, reports, and the
     masks its completion log names) and nothing else; returns the deleted files."""
-    files = [out / "masks" / f"{i}.png" for i in read_all_records(out)]
+    ids = list(read_all_records(out))
+    files = [out / d / f"{i}.png" for d in ("masks", TURN1_DIR) for i in ids]
     files += [out / n for n in (RUN_NAME, "metrics.json", "report.md")] + completion_logs(out)
     gone = [p for p in files if p.is_file()]
     for p in gone:
         p.unlink()
-    if (out / "masks").is_dir() and not any((out / "masks").iterdir()):
-        (out / "masks").rmdir()
+    for d in ("masks", TURN1_DIR):
+        if (out / d).is_dir() and not any((out / d).iterdir()):
+            (out / d).rmdir()
     return gone
 
 
@@ -331,6 +349,7 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         "answers (scored as empty masks).",
         "",
         *_metric_table(result["metrics"]),
+        *_turn_lines(result),
         *_prob_lines(result),
         *(
             [f"**{len(result['unreadable'])} unreadable file(s)** (an unreadable image scores as an "
@@ -349,6 +368,36 @@ def write_report(out: Path, result: dict[str, Any]) -> None:
         "",
     ]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def episode_summary(
+    samples: Sequence[Sample], records: dict[str, dict], max_turns: int
+) -> dict[str, Any]:
+    """Refinement episodes of a run: mean turns, share revised / kept (an unreadable image's
+    record has no turns: it counts as one unrevised turn)."""
+    turns = [records[s.id].get("turns") or {} for s in samples]
+    n = len(samples)
+    return {
+        "max_turns": max_turns,
+        "mean_turns": sum(len(t.get("turns", [None])) for t in turns) / n,
+        "revised_rate": sum(bool(t.get("revised")) for t in turns) / n,
+        "kept_rate": sum(bool(t.get("kept")) for t in turns) / n,
+    }
+
+
+def _turn_lines(result: dict[str, Any]) -> list[str]:
+    """Refinement episodes: the first turn's metrics and the episode counts."""
+    m, e = result.get("metrics_turn1"), result.get("episodes")
+    if not (m and e):
+        return []
+    return [
+        f"Refinement: at most {e['max_turns']} answers per sample; mean {e['mean_turns']:.2f} "
+        f"answers, {e['revised_rate']:.1%} of episodes revised their prompts, "
+        f"{e['kept_rate']:.1%} kept an answer. The table above scores the FINAL masks; the "
+        "first answer's masks score:",
+        "",
+        *_metric_table(m),
+    ]
 
 
 def _prob_lines(result: dict[str, Any]) -> list[str]:
@@ -377,15 +426,23 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def score_run(
-    out: Path, samples: Sequence[Sample], task: str, profile: Profile, probabilities: bool
+    out: Path,
+    samples: Sequence[Sample],
+    task: str,
+    profile: Profile,
+    probabilities: bool,
+    turns: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Score a run folder's masks (and probability maps): ``({"metrics", "metrics_prob"?},
-    unreadable files)``; writes ``curves.json`` for a foreground task."""
+    """Score a run folder's masks (and probability maps; with ``turns``, the first turn's masks
+    of refinement episodes): ``({"metrics", "metrics_prob"?, "metrics_turn1"?}, unreadable
+    files)``; writes ``curves.json`` for a foreground task."""
     from segr1.curves import curve_record, write_curves
 
     found = {"metrics": score_samples(samples, out / "masks", task, profile, curves=True)}
     if probabilities:
         found["metrics_prob"] = score_samples(samples, out / PROBS_DIR, task, profile, True)
+    if turns:
+        found["metrics_turn1"] = score_samples(samples, out / TURN1_DIR, task, profile)
     unreadable = found["metrics"].pop("unreadable")
     for m in found.values():
         m.pop("unreadable", None)
@@ -446,7 +503,10 @@ def evaluate(
     merge_logs(out, samples)
     records = read_all_records(out)
     probabilities = bool(getattr(pipeline, "probabilities", False))
-    scored, unreadable_scores = score_run(out, samples, task, profile, probabilities)
+    max_turns = int(getattr(pipeline, "max_turns", 1))
+    scored, unreadable_scores = score_run(
+        out, samples, task, profile, probabilities, turns=max_turns > 1
+    )
     unreadable = [
         f"{s.id}: {records[s.id]['error']}" for s in samples if records[s.id].get("error")
     ]
@@ -474,6 +534,15 @@ def evaluate(
             max_new_tokens=getattr(pipeline, "max_new_tokens", None),
         ),
     }
+    if max_turns > 1:
+        result["episodes"] = episode_summary(samples, records, max_turns)
+        from segr1.episode import KEEP_RULE
+
+        result["conventions"]["refinement"] = (
+            f"at most {max_turns} answers per sample; after each answer the policy is shown the "
+            f"mask it made and answers again; {KEEP_RULE}. metrics: the FINAL answer's masks "
+            f"(masks/); metrics_turn1: the first answer's ({TURN1_DIR}/), scored the same way"
+        )
     if probabilities:
         from segr1.inference import PROB_DESCRIPTION
 

@@ -19,7 +19,10 @@ The path, shared with the training reward by construction:
   profile saves soft foreground masks; ``segment_at="original"``: the prompts are scaled to the
   original frame and the segmenter embeds the original image;
 * decoding is greedy by default (the released evaluation); other generation settings (e.g. a
-  repetition penalty) come from the checkpoint's ``generation_config.json``.
+  repetition penalty) come from the checkpoint's ``generation_config.json``;
+* ``max_turns > 1``: each image is a refinement episode (:mod:`segr1.episode`): the policy is
+  shown the mask its answer made and answers again, up to ``max_turns`` answers; the
+  prediction is the FINAL turn's, with every turn's prediction in ``Prediction.turns``.
 
 Each image is embedded once, through the segmenter's own cache when it has one, and the images of
 a batch in one batched encoder call; all the completions of one image are decoded in one
@@ -33,6 +36,7 @@ re-binarising).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +82,7 @@ class Prediction:
     levels: np.ndarray
     prompts: Prompts
     prob: np.ndarray | None = None
+    turns: tuple[Prediction, ...] = ()  # a refinement episode: every turn's prediction, in order
 
     @property
     def usable(self) -> bool:
@@ -101,7 +106,21 @@ class Prediction:
             },
             "mask_size_wh": [int(self.levels.shape[1]), int(self.levels.shape[0])],
             "mask_area": int(self.mask.sum()),
+            **(self.turns_dict() if self.turns else {}),
         }
+
+    def turns_dict(self) -> dict[str, Any]:
+        """A refinement episode's turns (completion, parsed answer, usable, mask area each) and
+        whether it revised / kept its answer (:mod:`segr1.episode`)."""
+        from segr1.episode import kept, revised
+
+        answers = [t.answer for t in self.turns]
+        turns = [
+            {"completion": t.completion, "answer": t.answer.to_dict(), "usable": t.usable,
+             "mask_area": int(t.mask.sum())}
+            for t in self.turns
+        ]  # fmt: skip
+        return {"turns": turns, "revised": revised(answers), "kept": kept(answers)}
 
 
 def _per_image(values: Any, n: int, name: str) -> list:
@@ -133,7 +152,10 @@ class Pipeline:
         probabilities: bool = False,
         answer_format: str = "seg-r1",
         abstain: bool = False,
+        max_turns: int = 1,
     ) -> None:
+        if max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
         if segment_at not in SEGMENT_AT:
             raise ValueError(f"segment_at={segment_at!r}; choose one of {', '.join(SEGMENT_AT)}")
         if side < 1:
@@ -156,6 +178,7 @@ class Pipeline:
             )
         self.task, self.side, self.segment_at = task, side, segment_at
         self.probabilities = probabilities
+        self.max_turns = max_turns
         self.rules = self.profile.rules(task)
         own = self.format.max_new_tokens
         self.max_new_tokens = max_new_tokens or own or self.profile.max_new_tokens(task)
@@ -233,7 +256,9 @@ class Pipeline:
             return {**kw, "do_sample": False}
         return {**kw, "do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": top_k}
 
-    def _generate(self, policy_images: list[Image.Image], texts: list[str], gen: dict) -> list[str]:
+    def _generate(self, policy_images: list, texts: list[str], gen: dict) -> list[str]:
+        """Generate for ``texts`` (chat-templated), each with its image(s): one PIL image, or a
+        list of them for a refinement turn."""
         import torch
 
         inputs = self.processor(
@@ -360,6 +385,13 @@ class Pipeline:
         for i in range(0, len(images), batch_size):
             chunk = images[i : i + batch_size]
             squares = [self.square(im) for im in chunk]
+            if self.max_turns > 1:
+                out += self.refine_batch(
+                    chunk, qs[i : i + batch_size], ss[i : i + batch_size], squares,
+                    **generate_kwargs,
+                )  # fmt: skip
+                bar.update(len(chunk))
+                continue
             texts = self.generate(
                 chunk,
                 qs[i : i + batch_size],
@@ -374,9 +406,93 @@ class Pipeline:
         bar.close()
         return out
 
+    def refine_batch(
+        self,
+        images: Sequence[np.ndarray],
+        queries: Sequence[str | None],
+        is_sentence: Sequence[bool],
+        squares: Sequence[np.ndarray],
+        *,
+        greedy: bool = True,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = 0,
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+        batch_size: int = 8,
+    ) -> list[Prediction]:
+        """One refinement episode per image (:func:`segr1.episode.run_episodes`, at most
+        ``max_turns`` answers, all episodes of the batch generated together): each returned
+        prediction is the episode's FINAL turn, with every turn in ``turns``. ``batch_size``
+        is accepted for :meth:`predict_batch`'s signature; the images given are one batch."""
+        from segr1.episode import run_episodes
+
+        gen = self._generation_kwargs(greedy, temperature, top_p, top_k, max_new_tokens)
+        if seed is not None:
+            import torch
+
+            torch.manual_seed(seed)
+        rgbs = list(images)
+        policy = ChatPolicy(self, rgbs, squares, list(queries), list(is_sentence), gen)
+
+        def segment(indices, texts, _answers):
+            preds = self.segment_many(
+                [rgbs[i] for i in indices], [[t] for t in texts], [squares[i] for i in indices]
+            )
+            shown = [binarize(resize_levels(p[0].levels, (self.side, self.side))) for p in preds]
+            return shown, [p[0] for p in preds]  # (S, S) masks for the policy; Predictions
+
+        episodes = run_episodes(
+            policy, segment, list(squares), max_turns=self.max_turns,
+            parse=lambda t: self.format.parse(t, self.rules), side=self.side,
+        )  # fmt: skip
+        out = []
+        for episode in episodes:
+            turns = tuple(t.record for t in episode.turns)
+            out.append(dataclasses.replace(turns[-1], turns=turns))
+        return out
+
     def __call__(self, image: ImageLike, query: str | None = None, **kwargs: Any) -> Prediction:
         """Predict one image; ``kwargs`` as in :meth:`predict_batch`."""
         return self.predict_batch([image], [query], **kwargs)[0]
+
+
+class ChatPolicy:
+    """A :class:`Pipeline`'s policy in refinement episodes (:class:`segr1.episode.EpisodePolicy`):
+    each episode keeps its chat messages (the template's, then per turn the answer and
+    :func:`~segr1.protocol.templates.refine_messages`) and its images (the policy's view of the
+    image, then each observation), rendered with the processor's chat template."""
+
+    def __init__(
+        self,
+        pipe: Pipeline,
+        rgbs: Sequence[np.ndarray],
+        squares: Sequence[np.ndarray],
+        queries: Sequence[str | None],
+        is_sentence: Sequence[bool],
+        gen: dict[str, Any],
+    ) -> None:
+        self.pipe, self.gen = pipe, gen
+        self.messages = [
+            pipe.template.messages(q, s) for q, s in zip(queries, is_sentence, strict=True)
+        ]
+        self.images = [[pipe.policy_image(rgb, sq)] for rgb, sq in zip(rgbs, squares, strict=True)]
+
+    def answer(self, indices: Sequence[int]) -> list[str]:
+        render = self.pipe.processor.apply_chat_template
+        texts = [
+            render(self.messages[i], tokenize=False, add_generation_prompt=True) for i in indices
+        ]
+        return self.pipe._generate([self.images[i] for i in indices], texts, self.gen)
+
+    def show(self, index: int, answer: str, image: np.ndarray) -> None:
+        from segr1.protocol.templates import refine_messages
+
+        self.messages[index] = self.messages[index] + refine_messages(answer)
+        pil = Image.fromarray(image)
+        if self.pipe.profile.policy_qwen_vl_utils:
+            pil = qwen_vl_utils_resize(pil, self.pipe.processor)
+        self.images[index].append(pil)
 
 
 def qwen_vl_utils_resize(image: Image.Image, processor: Any) -> Image.Image:
@@ -432,7 +548,8 @@ def check_predict_out(paths: Sequence[Path], out: Path) -> None:
 def write_prediction(
     out: Path, path: Path, image: np.ndarray, pred: Prediction, about: dict | None = None
 ) -> None:
-    """``<stem>.png`` (mask), ``<stem>_overlay.jpg`` and ``<stem>.json`` under ``out``;
+    """``<stem>.png`` (mask), ``<stem>_overlay.jpg`` and ``<stem>.json`` under ``out`` (and
+    ``<stem>_turn<k>_overlay.jpg`` per turn of a refinement episode);
     ``about`` (task, query, profile, ...) goes into the JSON record."""
     import json
 
@@ -441,6 +558,9 @@ def write_prediction(
 
     write_mask(out / f"{path.stem}.png", pred.levels)
     write_image(out / f"{path.stem}_overlay.jpg", draw_overlay(image, pred.mask, pred.prompts))
+    for k, turn in enumerate(pred.turns, start=1):  # a refinement episode: one overlay per turn
+        shown = draw_overlay(image, turn.mask, turn.prompts)
+        write_image(out / f"{path.stem}_turn{k}_overlay.jpg", shown)
     record = {"image": str(path), **(about or {}), **pred.to_dict()}
     (out / f"{path.stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
@@ -470,6 +590,7 @@ def predict_paths(
         "template": pipeline.template.name,
         "profile": pipeline.profile.name,
         "side": pipeline.side,
+        **({"max_turns": pipeline.max_turns} if pipeline.max_turns > 1 else {}),
     }
     bar = tqdm(total=len(paths), desc="predict", unit="img", disable=not progress)
     for i in range(0, len(paths), batch_size):

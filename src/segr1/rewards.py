@@ -16,6 +16,12 @@ Rewards (SEG-R1.md section 4):
 * :func:`format_reward` - 1.0 when points, labels and at least one box parse and a
   ``<think>...</think>`` pair is present; :func:`prerl_format_reward` - 1.0 when points and
   labels parse.
+
+Refinement episodes (:mod:`segr1.episode`; a completion is ``[assistant, user, assistant,
+...]``): the format rewards require EVERY answer to pass; the segmentation reward scores the
+FINAL answer's mask, and also logs each turn's IoU (``iou_turn1``, ``iou_gain``,
+``mean_turns``, ``revised_rate``; ``turn_ious`` in the rollout log). A single-turn completion
+is scored exactly as before.
 * :class:`SegmentationReward` - ``w_iou * IoU + w_s * clip(S, 0, 1)`` on the S x S mask.
   ``variant="smeasure"`` (default) uses the true S-measure; ``variant="released"`` reproduces
   what the released code optimised because of its double-thresholded ground truth:
@@ -48,8 +54,8 @@ from segr1.imaging import binarize, mask_levels, resize_levels, stretch, to_rgb
 from segr1.metrics import iou, s_measure
 from segr1.protocol.formats import AnswerFormat, get_format
 from segr1.protocol.parse import Answer, parse_answer
-from segr1.segment.answers import segment_answers_many
-from segr1.segment.base import Segmenter, image_key
+from segr1.segment.answers import segment_rows
+from segr1.segment.base import Segmenter
 
 Variant = Literal["smeasure", "released"]
 VARIANTS: tuple[str, ...] = ("smeasure", "released")
@@ -71,14 +77,39 @@ def completion_text(completion: Any) -> str:
     return "".join(parts)
 
 
+def assistant_texts(completion: Any) -> list[str]:
+    """The policy's answers in a completion, in order: one for a single-turn completion (a
+    string, or TRL's ``[assistant message]``), one per assistant message for a refinement
+    episode (``[assistant, user (the environment's reply), assistant, ...]``,
+    :mod:`segr1.episode`)."""
+    if isinstance(completion, list) and len(completion) > 1:
+        turns = [
+            completion_text(m)
+            for m in completion
+            if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
+        ]
+        if turns:
+            return turns
+    return [completion_text(completion)]
+
+
+def final_text(completion: Any) -> str:
+    """The last answer of a completion (the only one of a single-turn completion)."""
+    return assistant_texts(completion)[-1]
+
+
 def format_reward(completions: Sequence[Any], **_: Any) -> list[float]:
-    """1.0 when boxes, points, labels and a think pair are all present and well formed."""
-    return [float(parse_answer(completion_text(c)).format_ok) for c in completions]
+    """1.0 when boxes, points, labels and a think pair are all present and well formed (in
+    every answer of a refinement episode)."""
+    return [float(all(parse_answer(t).format_ok for t in assistant_texts(c))) for c in completions]
 
 
 def prerl_format_reward(completions: Sequence[Any], **_: Any) -> list[float]:
-    """Pre-RL (points only): 1.0 when points and labels parse with equal counts."""
-    return [float(parse_answer(completion_text(c)).prerl_format_ok) for c in completions]
+    """Pre-RL (points only): 1.0 when points and labels parse with equal counts (in every
+    answer of a refinement episode)."""
+    return [
+        float(all(parse_answer(t).prerl_format_ok for t in assistant_texts(c))) for c in completions
+    ]
 
 
 def point_count_reward(completions: Sequence[Any], target: int = 8, **_: Any) -> list[float]:
@@ -120,6 +151,7 @@ class Scored:
     iou: float
     s: float
     reward: float
+    turn_ious: tuple[float, ...] = ()  # a refinement episode: the IoU of each turn's mask
 
 
 class SegmentationReward:
@@ -161,19 +193,8 @@ class SegmentationReward:
         """Score ``answers[i]`` on ``images[i]`` against ``masks[i]`` (one row each). Rows that
         show the same image share one embedding and one batched decode."""
         squares = [as_rgb(img, self.side) for img in images]  # (S, S, 3) each
-        by_image: dict[bytes, list[int]] = {}
-        for i, square in enumerate(squares):
-            by_image.setdefault(image_key(square), []).append(i)
-        groups = segment_answers_many(
-            self.segmenter,
-            [squares[rows[0]] for rows in by_image.values()],
-            [[answers[i] for i in rows] for rows in by_image.values()],
-            side=self.side,
-        )  # one (P, S, S) per distinct image, all embedded in one batched call
-        preds: list[np.ndarray | None] = [None] * len(answers)
-        for rows, group in zip(by_image.values(), groups, strict=True):
-            for i, pred in zip(rows, group, strict=True):
-                preds[i] = pred
+        # (S, S) each; the distinct images embedded in one batched call
+        preds = segment_rows(self.segmenter, squares, answers, side=self.side)
         gts: dict[int, np.ndarray] = {}  # TRL repeats a row's mask object G times: convert once
         out = []
         for i, answer in enumerate(answers):
@@ -212,8 +233,10 @@ class SegmentationReward:
             raise ValueError(
                 f"{len(completions)} completions but {len(image)} images and {len(mask)} masks"
             )
-        answers = [self.format.parse(completion_text(c)) for c in completions]
-        self.last = self.score(image, mask, answers)
+        turns = [[self.format.parse(t) for t in assistant_texts(c)] for c in completions]
+        self.last = self.score(image, mask, [t[-1] for t in turns])  # the FINAL answers
+        if any(len(t) > 1 for t in turns):
+            self.last = self._with_turns(image, mask, turns, log_metric)
         if log_metric is not None and self.last:
             n = len(self.last)
             log_metric("usable_rate", sum(s.answer.usable for s in self.last) / n)
@@ -229,6 +252,39 @@ class SegmentationReward:
             log_extra("iou", [round(s.iou, 4) for s in self.last])
         return [s.reward for s in self.last]
 
+    def _with_turns(
+        self,
+        images: Sequence[Any],
+        masks: Sequence[Any],
+        turns: list[list[Answer]],
+        log_metric: Callable[[str, float], None] | None,
+    ) -> list[Scored]:
+        """Refinement episodes: the IoU of every turn's mask (the segmenter's cache serves the
+        embedding again), logged as ``iou_turn<k>`` / ``iou_gain`` (final - turn 1) with
+        ``mean_turns`` and ``revised_rate``; the reward stays the final answer's."""
+        from dataclasses import replace
+
+        from segr1.episode import revised
+
+        ious: list[list[float]] = [[] for _ in turns]
+        for k in range(max(len(t) for t in turns) - 1):
+            rows = [i for i, t in enumerate(turns) if len(t) > k + 1]
+            scored = self.score(
+                [images[i] for i in rows], [masks[i] for i in rows], [turns[i][k] for i in rows]
+            )
+            for i, sc in zip(rows, scored, strict=True):
+                ious[i].append(sc.iou)
+        out = [
+            replace(s, turn_ious=(*ious[i], s.iou)) for i, s in enumerate(self.last)
+        ]  # the last turn is the final answer, already scored
+        if log_metric is not None:
+            n = len(out)
+            log_metric("iou_turn1", sum(s.turn_ious[0] for s in out) / n)
+            log_metric("iou_gain", sum(s.iou - s.turn_ious[0] for s in out) / n)
+            log_metric("mean_turns", sum(len(t) for t in turns) / n)
+            log_metric("revised_rate", sum(map(revised, turns)) / n)
+        return out
+
 
 class FormatReward:
     """1.0 when a completion passes its answer format's own format check
@@ -240,7 +296,9 @@ class FormatReward:
         self.__name__ = "format_reward" if self.format.name == "seg-r1" else "thinking_format"
 
     def __call__(self, completions: Sequence[Any] = (), **_: Any) -> list[float]:
-        return [float(self.format.format_ok(completion_text(c))) for c in completions]
+        return [
+            float(all(self.format.format_ok(t) for t in assistant_texts(c))) for c in completions
+        ]
 
 
 #: Reward names a config can list (``rewards:``), besides the format's own defaults.

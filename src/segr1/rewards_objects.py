@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from segr1.protocol.formats import AnswerFormat, Obj, get_format
-from segr1.rewards import completion_text, gt_mask
+from segr1.rewards import final_text, gt_mask
 
 MIN_OBJECT_PIXELS = 16
 IOU_HIT, L1_HIT, POINT_HIT = 0.5, 10.0, 30.0
@@ -99,7 +99,7 @@ class SegmentationFormatReward:
     def __call__(self, completions: Sequence[Any] = (), **_: Any) -> list[float]:
         out = []
         for c in completions:
-            objs = self.format.objects(completion_text(c))
+            objs = self.format.objects(final_text(c))
             hits = [(o.box is not None) + (o.point is not None) for o in objs]
             out.append(float(np.mean(hits)) if hits else 0.0)
         return out
@@ -123,7 +123,7 @@ class AccuracyReward:
         for c, m in zip(completions, mask, strict=True):
             if id(m) not in truths:
                 truths[id(m)] = gt_objects(gt_mask(m, self.side))
-            gt, text = truths[id(m)], completion_text(c)
+            gt, text = truths[id(m)], final_text(c)
             if self.format.parse(text).abstain:
                 out.append(3.0 if not gt else 0.0)
                 continue
@@ -135,7 +135,7 @@ def non_repetition_reward(completions: Sequence[Any] = (), **_: Any) -> list[flo
     """1.0, or 0.0 once a ``.``-separated sentence appears twice in the completion."""
     out = []
     for c in completions:
-        sentences = [s.strip() for s in completion_text(c).split(".")]
+        sentences = [s.strip() for s in final_text(c).split(".")]
         seen: set[str] = set()
         repeated = False
         for s in sentences:

@@ -21,7 +21,9 @@ The released code never trained on referring or reasoning data; the two "ours" r
 project's own training templates (:attr:`Template.source` says ``"segr1"``) and are never used
 to evaluate a checkpoint. ``Template(..., abstain=True)`` is also ours: the system prompt gains
 :data:`ABSTAIN_SENTENCE`, which teaches the "no target" answer (``<bbox>none</bbox>``); the
-released strings never mention it. A :class:`Template` turns a task (and, for referring / reasoning, a
+released strings never mention it. :data:`REFINE_TEXT` is ours too: the user text of a
+refinement turn (:mod:`segr1.episode`), sent after the policy's answer together with the image
+showing what the segmenter made of it. A :class:`Template` turns a task (and, for referring / reasoning, a
 query) into chat messages in the Hugging Face format Qwen-VL processors accept::
 
     [{"role": "system", "content": [{"type": "text", "text": ...}]},
@@ -95,6 +97,25 @@ ABSTAIN_SENTENCE = (
     " If the image holds no such object, answer <think> reasoning process here </think> "
     "<bbox>none</bbox> instead."
 )
+
+
+#: Our own refinement instruction (never a released string): the user text of every turn after
+#: the first, sent with one image, the policy's previous answer drawn on the image it saw.
+REFINE_TEXT = (
+    "\nThe image shows the mask your prompts produced: the mask is tinted blue, your boxes are "
+    "yellow, object points green and background points red. If the mask misses part of the "
+    "object or covers background, answer again in the same format with corrected prompts. If "
+    "it is right, repeat your previous answer unchanged to keep it.\n"
+)
+
+
+def refine_messages(previous_answer: str) -> list[dict]:
+    """The messages a refinement turn appends: the policy's previous answer (assistant) and our
+    refinement request (user: one image placeholder, then :data:`REFINE_TEXT`)."""
+    return [
+        {"role": "assistant", "content": [{"type": "text", "text": previous_answer}]},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": REFINE_TEXT}]},
+    ]
 
 
 def referring_eval_text(expression: str) -> str:

@@ -14,7 +14,11 @@ images of a GRPO step, an evaluation batch): the images with a usable answer are
 ONE batched encoder call (:meth:`Segmenter.embed_many_cached`). :func:`segment_answers` is
 that function for one image.
 
-With ``return_prob=True`` both also return each answer's mask probability (the segmenter's,
+:func:`segment_rows` takes one (image, answer) row at a time, as the reward and the refinement
+episodes hold them: rows that show the same image (by content: the G completions of a GRPO
+group, the G episodes of one image) share one embedding and one batched decode.
+
+With ``return_prob=True`` segment_answers and segment_answers_many also return each answer's mask probability (the segmenter's,
 combined by the same rule, union = max; zeros for an unusable answer): ``segr1 eval
 --save-prob`` and the web app take soft masks from here, never from a second path.
 
@@ -31,7 +35,7 @@ import numpy as np
 
 from segr1.protocol.geometry import Prompts, answer_prompts
 from segr1.protocol.parse import Answer
-from segr1.segment.base import Segmenter
+from segr1.segment.base import Segmenter, image_key
 
 
 def usable_prompts(
@@ -91,3 +95,33 @@ def segment_answers_many(
         else:
             masks[i][rows] = found  # (P', H, W)
     return (masks, probs) if return_prob else masks
+
+
+def segment_rows(
+    segmenter: Segmenter,
+    images: Sequence[np.ndarray],
+    answers: Sequence[Answer],
+    *,
+    side: int,
+    joint: bool = False,
+) -> list[np.ndarray]:
+    """``(H_i, W_i)`` bool: the mask of ``answers[i]`` on ``images[i]``, one row each. Rows
+    showing the same image (same pixels) are decoded together against one embedding; all
+    distinct images are embedded in ONE batched encoder call (:func:`segment_answers_many`)."""
+    if len(images) != len(answers):
+        raise ValueError(f"{len(images)} images but {len(answers)} answers")
+    by_image: dict[bytes, list[int]] = {}
+    for i, image in enumerate(images):
+        by_image.setdefault(image_key(image), []).append(i)
+    groups = segment_answers_many(
+        segmenter,
+        [images[rows[0]] for rows in by_image.values()],
+        [[answers[i] for i in rows] for rows in by_image.values()],
+        side=side,
+        joint=joint,
+    )  # one (P, H, W) per distinct image
+    masks: list[np.ndarray] = [np.zeros(0, bool)] * len(answers)
+    for rows, group in zip(by_image.values(), groups, strict=True):
+        for i, mask in zip(rows, group, strict=True):
+            masks[i] = mask
+    return masks

@@ -175,6 +175,17 @@ class SegR1Config(GRPOConfig):
             "(w_iou * IoU + w_s * (1 - predicted area fraction)), for reproduction only."
         ),
     )
+    max_turns: int = field(
+        default=1,
+        metadata=_help(
+            "Refinement episodes (segr1.episode): after each answer the policy is shown its mask "
+            "(the image with mask, boxes and points drawn) and answers again, up to max_turns "
+            "answers; an episode ends early when the policy repeats its prompts (keeps its "
+            "answer). GRPO trains on whole episodes: format reward on every answer, "
+            "segmentation reward on the FINAL mask, no loss on the environment's tokens; "
+            "max_completion_length bounds each turn. 1: the single-turn Seg-R1 protocol."
+        ),
+    )
     rollout_log_steps: int = field(
         default=10,
         metadata=_help(
@@ -250,6 +261,13 @@ class SegR1Config(GRPOConfig):
             raise ValueError(f"image_side must be positive, got {self.image_side}")
         if self.rollout_log_steps < 0:
             raise ValueError("rollout_log_steps must be >= 0 (0 disables the rollout log)")
+        if self.max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {self.max_turns}")
+        if self.max_turns > 1 and self.use_vllm:
+            raise ValueError(
+                "max_turns > 1 generates the episodes with the training model (segr1.train."
+                "episodes); vLLM generation is not supported for them: set use_vllm: false"
+            )
         if self.load_in_4bit and not self.use_peft:
             raise ValueError("load_in_4bit trains adapters only: set use_peft: true as well")
         for entry in self.datasets:

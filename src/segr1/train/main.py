@@ -8,6 +8,8 @@ multi-process / DeepSpeed / FSDP / vLLM; this module only wires Seg-R1's pieces 
 * the resolved config is written to ``output_dir/segr1_config.yaml`` before training;
 * ``resume`` ("latest" or a path) -> ``Trainer.train(resume_from_checkpoint=...)``, which
   restores weights, optimizer, scheduler, RNG states and the data position;
+* ``max_turns > 1``: each GRPO completion is a refinement episode (:mod:`segr1.train.episodes`,
+  the same episode inference runs: :mod:`segr1.episode`);
 * the final policy is saved as a plain Hugging Face directory in ``output_dir/final`` (LoRA
   adapters merged into the base weights), loadable by ``transformers`` and ``segr1``.
 """
@@ -120,7 +122,15 @@ def build_trainer(
         train_dataset = build_train_dataset(
             cfg.dataset_specs, cfg.task, cfg.image_side, cfg.answer_format, cfg.abstain
         )
-    trainer = GRPOTrainer(
+    trainer_class, episodes = GRPOTrainer, {}
+    if cfg.max_turns > 1:  # refinement episodes (segr1.train.episodes)
+        from segr1.train.episodes import EpisodeRollout, episode_trainer_class
+
+        trainer_class = episode_trainer_class()
+        episodes["rollout"] = EpisodeRollout(
+            segmenter, cfg.max_turns, cfg.image_side, cfg.answer_format
+        )
+    trainer = trainer_class(
         model=cfg.policy,
         reward_funcs=build_reward_funcs(cfg, segmenter),
         args=cfg,
@@ -128,6 +138,7 @@ def build_trainer(
         callbacks=list(callbacks),
         peft_config=lora_config(cfg),
         quantization_config=quantization_config(cfg),
+        **episodes,
     )
     if cfg.freeze_vision:
         n = freeze_vision(trainer.model)

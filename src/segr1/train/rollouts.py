@@ -15,6 +15,10 @@ to ``output_dir/rollouts.jsonl``::
 come from the segmentation reward's record of its last call (``.last``). ``reward`` is the
 weighted sum TRL optimises. In a multi-process run each process appends its own completions with
 one ``write`` on an ``O_APPEND`` descriptor, so lines never interleave.
+
+A refinement episode (``max_turns > 1``) logs its FINAL answer as ``completion`` / ``prompts``,
+and every answer in ``turns`` (``[{"completion", "prompts"}, ...]``) with each turn's IoU in
+``turn_ious``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from segr1.protocol.formats import get_format
-from segr1.rewards import completion_text
+from segr1.rewards import assistant_texts
 
 ROLLOUTS_NAME = "rollouts.jsonl"
 Reward = Callable[..., list[float]]
@@ -81,7 +85,8 @@ class RolloutLog:
         ids = kwargs.get("id") or [None] * len(completions)
         out = []
         for i, completion in enumerate(completions):
-            text = completion_text(completion)
+            turns = assistant_texts(completion)
+            text = turns[-1]  # the (final) answer
             parts = {n: _num(self._outputs[n][i]) for n in self.names if n in self._outputs}
             total = sum(
                 w * (parts.get(n) or 0.0) for n, w in zip(self.names, self.weights, strict=True)
@@ -95,10 +100,16 @@ class RolloutLog:
                 "rewards": parts,
                 "reward": round(total, 6),
             }
+            if len(turns) > 1:  # a refinement episode: every answer, in order
+                row["turns"] = [
+                    {"completion": t, "prompts": self.format.parse(t).to_dict()} for t in turns
+                ]
             for details in self._details.values():
                 scored = details[i]
                 row["iou"] = round(float(scored.iou), 6)
                 row["s"] = round(float(scored.s), 6)
+                if scored.turn_ious:
+                    row["turn_ious"] = [round(float(x), 6) for x in scored.turn_ious]
             out.append(row)
         return out
 
