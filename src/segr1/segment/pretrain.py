@@ -89,7 +89,10 @@ DEMO_HACK = ([0.11, 0.11, 0.99, 0.99], [[0.61, 0.31], [0.61, 0.11], [0.11, 0.11]
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """One stand-in: model size, data, prompts and optimisation."""
+    """One stand-in: model size, data, prompts and optimisation. The defaults train in about
+    3 to 5 minutes on one CPU core (164 s alone on a shared machine); their held-out IoUs against GrabCut are in
+    docs/sam2_standin_measured.md (true box 0.41 against GrabCut's 0.86 at camouflage 0.7,
+    whole-frame box 0.07)."""
 
     image_size: int = 96  # the model's input side (a multiple of 32); logits are 1/4 of it
     width: int = 8  # tiny_sam2_config width (parameters grow as its square)
