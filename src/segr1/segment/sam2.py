@@ -108,11 +108,14 @@ def hiera_large_config() -> Sam2Config:
     return _hiera_1024_config(144, 2, [2, 6, 36, 4], [8, 4, 16, 8], [23, 33, 43])
 
 
-def tiny_sam2_config(image_size: int = 64) -> Sam2Config:
-    """A very small SAM2 (about 0.1 M parameters) for tests and the offline demo.
+def tiny_sam2_config(image_size: int = 64, width: int = 8, hidden: int | None = None) -> Sam2Config:
+    """A very small SAM2 for tests and the offline demo: about 0.12 M parameters at the default
+    ``width`` 8, about 0.48 M at 16 (parameters grow as ``width`` squared).
 
-    ``image_size`` must be a multiple of 32. Hiera needs ``backbone_feature_sizes`` of S/4, S/8,
-    S/16, and a global-attention block must not open a stage (block 3 is inside stage 2 here).
+    ``image_size`` must be a multiple of 32; the mask decoder's logits are ``image_size / 4``.
+    ``width`` is the first Hiera stage's channels (the stages double it); the FPN, prompt
+    encoder and mask decoder run at ``hidden`` (default ``4 * width``; a multiple of 8). Hiera needs ``backbone_feature_sizes`` of S/4,
+    S/8, S/16, and a global-attention block must not open a stage (block 3 is inside stage 2).
     """
     from transformers import (
         Sam2Config,
@@ -124,13 +127,18 @@ def tiny_sam2_config(image_size: int = 64) -> Sam2Config:
 
     if image_size % 32:
         raise ValueError(f"tiny_sam2_config(image_size={image_size}): use a multiple of 32")
-    s = image_size
+    if width < 2 or width % 2:
+        raise ValueError(f"tiny_sam2_config(width={width}): use an even width of at least 2")
+    s, w = image_size, width
+    d = hidden or 4 * w
+    if d % 8:
+        raise ValueError(f"tiny_sam2_config(hidden={hidden}): use a multiple of 8")
     backbone = Sam2HieraDetConfig(
-        hidden_size=8,
+        hidden_size=w,
         num_attention_heads=1,
         image_size=[s, s],
         blocks_per_stage=[1, 1, 2, 1],
-        embed_dim_per_stage=[8, 16, 32, 64],
+        embed_dim_per_stage=[w, 2 * w, 4 * w, 8 * w],
         num_attention_heads_per_stage=[1, 1, 2, 2],
         window_size_per_stage=[4, 2, 2, 1],
         global_attention_blocks=[3],
@@ -138,15 +146,15 @@ def tiny_sam2_config(image_size: int = 64) -> Sam2Config:
     )
     vision = Sam2VisionConfig(
         backbone_config=backbone,
-        backbone_channel_list=[64, 32, 16, 8],
+        backbone_channel_list=[8 * w, 4 * w, 2 * w, w],
         backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
-        fpn_hidden_size=32,
+        fpn_hidden_size=d,
     )
     prompt = Sam2PromptEncoderConfig(
-        hidden_size=32, image_size=s, patch_size=16, mask_input_channels=8
+        hidden_size=d, image_size=s, patch_size=16, mask_input_channels=w
     )
     decoder = Sam2MaskDecoderConfig(
-        hidden_size=32, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32
+        hidden_size=d, mlp_dim=2 * d, num_attention_heads=2, iou_head_hidden_dim=d
     )
     return Sam2Config(
         vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder

@@ -1,0 +1,510 @@
+"""The frozen segmenter stand-in: a small SAM2 the project trains itself, supervised.
+
+Seg-R1's segmenter is SAM2, pretrained on SA-1B to turn box / point prompts into masks. Offline,
+this module trains the stand-in for that pretraining: a small transformers ``Sam2Model`` (the
+class ``facebook/sam2.1-hiera-large`` loads into, built by
+:func:`segr1.segment.sam2.tiny_sam2_config`), trained on synthetic scenes with box and point
+prompts, then saved and frozen for RL.
+
+Contract:
+
+* :func:`pretrain_sam2` ``(out_dir, PretrainConfig) -> out_dir`` trains from seeded random
+  weights and saves a transformers checkpoint (weights, config, processor) plus
+  ``pretrain.json`` (config, losses, training seconds, held-out IoUs given the true box and a
+  whole-frame box), which ``build_segmenter(str(out_dir))`` and
+  :meth:`Sam2Segmenter.from_pretrained` load unchanged. Deterministic for a config (one torch
+  thread, seeded): the same ``model.safetensors`` bytes on every run on one machine; a folder
+  that already holds a stand-in of the same config is reused (``rebuild=True`` retrains).
+* :func:`measure_standin` / :func:`heldout_scenes`: the held-out measurement of any segmenter
+  on the scenes the stand-in's config describes (``benchmarks/sam2_standin.py`` prints it
+  against GrabCut).
+* :func:`train_sam2` is the loop itself (the frozen segmenter and per-step losses; an optional
+  callback sees the model at chosen steps: the benchmark's IoU curve).
+* :func:`measure_iou` scores ANY segmenter (GrabCut too) given one kind of prompt on held-out
+  scenes through :func:`segr1.segment.answers.segment_answers_many`, the reward's own path: the
+  scene stretched to the policy's S x S square, an :class:`~segr1.protocol.parse.Answer` written
+  in that frame, IoU against the ground truth resized to S x S as the reward resizes it.
+* :func:`draw_scenes` draws scenes from a seeded stream that no demo split uses (the demo's
+  splits are streams 1 and 2 of :mod:`segr1.data.synth`; training here uses
+  :data:`TRAIN_STREAM`, measurement :data:`HELDOUT_STREAM`).
+
+Data. Every step draws its images from a pool of ``n_scenes`` scenes rendered by
+:func:`~segr1.data.synth_scene.render_scene` with the demo's generator settings, stretched to S
+as the reward stretches them and embedded through :meth:`Sam2Segmenter.pixel_values` (the
+processor the saved checkpoint keeps). A scene's segments are each object, the objects together
+(when there are two) and the BACKGROUND: SA-1B masks cover stuff as well as things, and the
+background's box is about the whole frame, so a whole-frame box asks for the background, not
+for the object (the prompt GrabCut rewards and SAM2 does not).
+
+Prompts (one layout per step, so no padding tokens): a box alone, a box with 1 or 2 points, or
+1 to 3 points alone. Box sides move by Gaussian noise of ``u`` x the box size, ``u`` uniform in
+``[0, box_noise]``. The first point is on the segment (label 1); later points are on it with
+probability 0.6, else off it (label 0); with a box, points lie inside the box (the combination
+rule drops the others).
+
+Loss, as SAM2's training: BCE + dice of the low-resolution logits against the segment
+area-resized to the logit grid, plus the IoU head's squared error to each mask's IoU. Every
+prompt trains the single-mask output, the one the reward reads, and the saved config turns off
+SAM2's fallback to the multimask outputs when the single mask is unstable
+(``dynamic_multimask_via_stability``): with it on, an uncertain box-prompted mask would be
+replaced by an output trained on single clicks only. ``multimask=True`` restores SAM2's scheme
+(a single click trains the three multimask tokens, the loss of the best one; fallback on).
+Adam, linear warm-up then cosine decay.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from segr1.data.synth_scene import Scene, SynthConfig, render_scene
+from segr1.segment.base import Call, Segmenter
+
+if TYPE_CHECKING:
+    import torch
+
+    from segr1.segment.sam2 import Sam2Segmenter
+
+TRAIN_STREAM = 11  # seed streams: the demo's synth splits are 1 (train) and 2 (test)
+HELDOUT_STREAM = 12
+#: Prompt layouts (box?, number of points) and how often each is drawn.
+LAYOUTS: tuple[tuple[bool, int], ...] = ((True, 0), (True, 1), (True, 2), (False, 1), (False, 2),
+                                         (False, 3))  # fmt: skip
+LAYOUT_WEIGHTS = (0.4, 0.15, 0.15, 0.1, 0.1, 0.1)
+PROMPT_KINDS = ("true-box", "jittered-box", "box+points", "jittered-box+points", "whole-frame",
+                "demo-hack")  # fmt: skip
+#: The constant answer GRPO learned with GrabCut in the first demo (``[11,11,99,99]``, object
+#: points (61, 31), (61, 11), a background point (11, 11), in S = 100), as fractions of S.
+DEMO_HACK = ([0.11, 0.11, 0.99, 0.99], [[0.61, 0.31], [0.61, 0.11], [0.11, 0.11]], [1, 1, 0])
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """One stand-in: model size, data, prompts and optimisation. The defaults train in about
+    3 to 5 minutes on one CPU core (164 s alone on a shared machine); their held-out IoUs against GrabCut are in
+    docs/sam2_standin_measured.md (true box 0.41 against GrabCut's 0.86 at camouflage 0.7,
+    whole-frame box 0.07)."""
+
+    image_size: int = 96  # the model's input side (a multiple of 32); logits are 1/4 of it
+    width: int = 8  # tiny_sam2_config width (parameters grow as its square)
+    hidden: int | None = None  # FPN / prompt encoder / mask decoder width (None: 4 x width)
+    steps: int = 1500
+    batch_size: int = 16  # images per step
+    prompts_per_image: int = 4  # segments prompted per image per step
+    learning_rate: float = 3e-3
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    n_scenes: int = 2000  # the pool of generated training scenes
+    scene_size: int = 128  # rendered scene side (the demo's)
+    side: int = 100  # S: the policy's square, the image the segmenter embeds
+    camo_strength: float = 0.7  # the scenes' camouflage strength (the demo's SynthConfig)
+    camo_low: float | None = None  # training camouflage strengths in [camo_low, camo_strength]
+    box_noise: float = 0.2  # largest jitter, as a fraction of the box size (per side, sigma)
+    background_fraction: float = 0.15  # prompts whose segment is the background
+    #: True: a single click trains the three multimask tokens and the saved model keeps SAM2's
+    #: fallback to them when the single mask is unstable. False: every prompt trains the
+    #: single-mask token and the fallback is off in the saved config.
+    multimask: bool = False
+    seed: int = 0
+    threads: int = 1
+
+
+# ---- data -------------------------------------------------------------------------------
+
+
+def draw_scenes(
+    n: int, seed: int, stream: int, cfg: SynthConfig, camo_low: float | None = None
+) -> list[Scene]:
+    """``n`` scenes of stream ``stream``; scene ``i`` from its own generator, kinds drawn with
+    the config's fractions (empty, then camouflage among the rest, else salient). ``camo_low``:
+    each scene's camouflage strength uniform in ``[camo_low, cfg.camo_strength]`` (easier
+    scenes among the hard ones); None keeps ``cfg.camo_strength``."""
+    scenes = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, stream, i])
+        if rng.random() < cfg.empty_fraction:
+            kind = "empty"
+        elif rng.random() < cfg.camo_fraction:
+            kind = "camouflage"
+        else:
+            kind = "salient"
+        c = cfg if camo_low is None else replace(cfg, camo_strength=float(
+            rng.uniform(camo_low, cfg.camo_strength)))  # fmt: skip
+        scenes.append(render_scene(rng, kind, c))
+    return scenes
+
+
+def tight_box(mask: np.ndarray) -> np.ndarray | None:
+    """(4,) float ``[x1, y1, x2 + 1, y2 + 1]`` around a bool mask's pixels; None when empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def scene_segments(scene: Scene) -> list[np.ndarray]:
+    """The scene's segments as (H, W) bool masks: each object (the connected components lying in
+    its box), both objects when there are two, and last the background."""
+    fg = scene.mask > 127
+    n, comp = cv2.connectedComponents(fg.astype(np.uint8), connectivity=8)
+    out = []
+    for x1, y1, x2, y2 in scene.boxes:
+        inside = np.zeros_like(fg)
+        inside[y1 : y2 + 1, x1 : x2 + 1] = True
+        labels = [k for k in range(1, n) if not (comp == k)[~inside].any()]
+        obj = np.isin(comp, labels) if labels else fg & inside
+        out.append(obj)
+    if len(out) > 1:
+        out.append(fg)
+    out.append(~fg)
+    return out
+
+
+@dataclass(frozen=True)
+class PoolScene:
+    image: np.ndarray  # (S, S, 3) uint8: the scene as the segmenter sees it
+    masks: np.ndarray  # (K, S, S) bool: the segments in the S frame (background last)
+    targets: np.ndarray  # (K, h, w) float32: the segments area-resized to the logit grid
+    boxes: np.ndarray  # (K, 4) float32: each segment's tight box in the S frame
+
+
+def pool_scene(scene: Scene, side: int, grid: int) -> PoolScene:
+    from segr1.imaging import resize_mask
+    from segr1.rewards import as_rgb
+
+    segs = scene_segments(scene)
+    scale = side / scene.mask.shape[1]
+    return PoolScene(
+        image=as_rgb(scene.image, side),
+        masks=np.stack([resize_mask(s, (side, side)) for s in segs]),
+        targets=np.stack([cv2.resize(s.astype(np.float32), (grid, grid),
+                                     interpolation=cv2.INTER_AREA) for s in segs]),
+        boxes=np.stack([tight_box(s) * scale for s in segs]),  # every segment has pixels
+    )  # fmt: skip
+
+
+def jitter(box: np.ndarray, sigma: float, side: int, rng: np.random.Generator) -> np.ndarray:
+    """Each side moved by N(0, sigma x the box's size), ordered and clipped to the S frame."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    b = np.clip(box + rng.normal(0.0, sigma, 4) * np.array([w, h, w, h]), 0, side)
+    return np.array([min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])],
+                    np.float32)  # fmt: skip
+
+
+def pick_point(
+    mask: np.ndarray, box: np.ndarray | None, rng: np.random.Generator
+) -> np.ndarray | None:
+    """(2,) xy centre of a random pixel of the (S, S) bool ``mask``, inside ``box`` when the
+    mask has pixels there; None when the mask is empty."""
+    if box is not None:
+        x1, y1 = np.floor(box[:2]).astype(int)
+        x2, y2 = np.ceil(box[2:]).astype(int)
+        inside = np.zeros_like(mask)
+        inside[y1:y2, x1:x2] = mask[y1:y2, x1:x2]
+        mask = inside if inside.any() else mask
+    flat = np.flatnonzero(mask)
+    if len(flat) == 0:
+        return None
+    y, x = divmod(int(flat[rng.integers(len(flat))]), mask.shape[1])
+    return np.array([x + 0.5, y + 0.5], np.float32)
+
+
+def prompt_call(
+    ps: PoolScene, k: int, layout: tuple[bool, int], cfg: PretrainConfig, rng: np.random.Generator
+) -> Call:
+    """A training prompt for segment ``k`` of ``ps`` in the S frame (see the module docstring)."""
+    has_box, n_points = layout
+    box = jitter(ps.boxes[k], rng.uniform(0, cfg.box_noise), cfg.side, rng) if has_box else None
+    points, labels = [], []
+    for i in range(n_points):
+        fg = i == 0 or rng.random() < 0.6
+        point = pick_point(ps.masks[k] if fg else ~ps.masks[k], box, rng)
+        if point is None:  # a segment too thin to survive the resize to S: a point on it anyway
+            fg, point = True, ps.boxes[k].reshape(2, 2).mean(0)
+        points.append(point)
+        labels.append(int(fg))
+    return Call(box, np.asarray(points, np.float32).reshape(-1, 2), np.asarray(labels, np.int64))
+
+
+def choose_segment(ps: PoolScene, cfg: PretrainConfig, rng: np.random.Generator) -> int:
+    """The background with ``background_fraction``, else an object or the objects together."""
+    n = len(ps.targets)
+    if n == 1 or rng.random() < cfg.background_fraction:
+        return n - 1
+    return int(rng.integers(n - 1))
+
+
+# ---- training ----------------------------------------------------------------------------
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor) -> torch.Tensor:
+    """SAM2's mask loss. ``logits`` (B, C, M, h, w), ``target`` (B, C, h, w) in [0, 1],
+    ``iou_pred`` (B, C, M): BCE + dice per mask, the best of the M masks counts, plus the IoU
+    head's squared error to each mask's IoU."""
+    import torch
+    import torch.nn.functional as F
+
+    t = target[:, :, None].expand_as(logits)
+    bce = F.binary_cross_entropy_with_logits(logits, t, reduction="none").mean((-2, -1))
+    p = torch.sigmoid(logits)
+    dice = 1 - (2 * (p * t).sum((-2, -1)) + 1) / (p.sum((-2, -1)) + t.sum((-2, -1)) + 1)
+    with torch.no_grad():
+        hard, truth = logits > 0, t > 0.5
+        union = (hard | truth).sum((-2, -1)).float()
+        iou = torch.where(union > 0, (hard & truth).sum((-2, -1)) / union.clamp(min=1), 1.0)
+    mask_loss = (bce + dice).min(dim=2).values  # (B, C)
+    return mask_loss.mean() + F.mse_loss(iou_pred, iou)
+
+
+def lr_factor(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    done = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done))
+
+
+def batch_inputs(
+    seg: Sam2Segmenter, pool: Sequence[PoolScene], cfg: PretrainConfig, rng: np.random.Generator
+) -> tuple[dict[str, Any], torch.Tensor, bool]:
+    """One step's model inputs (pixel values + prompts, ``(B, C, ...)``), targets
+    ``(B, C, h, w)`` and whether it asks for the three multimask outputs (a single click)."""
+    import torch
+
+    layout = LAYOUTS[rng.choice(len(LAYOUTS), p=LAYOUT_WEIGHTS)]
+    rows = rng.integers(len(pool), size=cfg.batch_size)
+    calls, targets = [], []
+    for r in rows:
+        for _ in range(cfg.prompts_per_image):
+            k = choose_segment(pool[r], cfg, rng)
+            calls.append(prompt_call(pool[r], k, layout, cfg, rng))
+            targets.append(pool[r].targets[k])
+    b, c = cfg.batch_size, cfg.prompts_per_image
+    prompts = seg.prompt_tensors(calls, (cfg.side, cfg.side))  # (1, B*C, ...)
+    inputs = {key: v.reshape(b, c, *v.shape[2:]) for key, v in prompts.items()}
+    inputs["pixel_values"] = seg.pixel_values([pool[r].image for r in rows])
+    target = torch.from_numpy(np.stack(targets)).reshape(b, c, *targets[0].shape)
+    return inputs, target, cfg.multimask and layout == (False, 1)
+
+
+def tie_positional_encodings(model: Any) -> None:
+    """Give the prompt encoder the image's random Fourier basis. SAM2 has ONE positional
+    encoding for image tokens and prompt coordinates (a released checkpoint stores it twice,
+    equal); a transformers ``Sam2Model`` built from a config draws the two copies independently,
+    and prompts then cannot be located on the image."""
+    import torch
+
+    with torch.no_grad():
+        model.prompt_encoder.shared_embedding.positional_embedding.copy_(
+            model.shared_image_embedding.positional_embedding
+        )
+
+
+def train_sam2(
+    cfg: PretrainConfig,
+    progress: bool = True,
+    on_step: Callable[[int, Sam2Segmenter], None] | None = None,
+    every: int = 0,
+) -> tuple[Sam2Segmenter, list[float]]:
+    """Train the stand-in; returns it frozen (eval mode, no gradients) and the loss per step.
+    ``on_step(step, segmenter)`` is called with the frozen model after every ``every`` steps
+    (and at the end), then training resumes; it must not touch the random generators."""
+    import torch
+
+    from segr1.segment.sam2 import Sam2Segmenter, tiny_sam2_config
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            model_cfg = tiny_sam2_config(cfg.image_size, cfg.width, cfg.hidden)
+            model_cfg.mask_decoder_config.dynamic_multimask_via_stability = cfg.multimask
+            seg = Sam2Segmenter.from_config(model_cfg, seed=cfg.seed)
+            tie_positional_encodings(seg.model)
+            grid = cfg.image_size // 4
+            scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength)
+            scenes = draw_scenes(cfg.n_scenes, cfg.seed, TRAIN_STREAM, scfg, cfg.camo_low)
+            pool = [pool_scene(s, cfg.side, grid)
+                    for s in tqdm(scenes, desc="segmenter scenes", disable=not progress)]  # fmt: skip
+            rng = np.random.default_rng([cfg.seed, TRAIN_STREAM])
+            losses = _loop(seg, pool, cfg, rng, progress, on_step, every)
+    finally:
+        torch.set_num_threads(threads)
+    return seg, losses
+
+
+def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
+    import torch
+
+    model = seg.model.train().requires_grad_(True)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    losses: list[float] = []
+    bar = tqdm(range(cfg.steps), desc="segmenter pretraining", disable=not progress)
+    for step in bar:
+        inputs, target, multi = batch_inputs(seg, pool, cfg, rng)
+        out = model(**inputs, multimask_output=multi)
+        loss = seg_loss(out.pred_masks, target, out.iou_scores)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.item()))
+        if progress and step % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        done = step + 1
+        if on_step is not None and ((every and done % every == 0) or done == cfg.steps):
+            model.eval().requires_grad_(False)
+            on_step(done, seg)
+            model.train().requires_grad_(True)
+    model.eval().requires_grad_(False)
+    return losses
+
+
+META = "pretrain.json"
+
+
+def pretrain_sam2(
+    out_dir: str | Path,
+    config: PretrainConfig | None = None,
+    progress: bool = True,
+    heldout: int = 100,
+    rebuild: bool = False,
+) -> Path:
+    """Train the stand-in and save it to ``out_dir``; load it with
+    ``build_segmenter(str(out_dir))``. A folder that already holds a finished stand-in of the
+    same config is reused unless ``rebuild``. ``pretrain.json`` records the config, the losses,
+    the training seconds and the IoUs measured on ``heldout`` held-out scenes (0: none) given
+    the true box and a whole-frame box (:func:`measure_standin`)."""
+    cfg = config or PretrainConfig()
+    out = Path(out_dir)
+    meta = out / META
+    if not rebuild and meta.exists() and json.loads(meta.read_text()).get("config") == asdict(cfg):
+        if progress:
+            print(f"reusing segmenter {out}")
+        return out
+    if meta.exists():
+        meta.unlink()  # the folder is incomplete until the new record is written
+    t0 = time.perf_counter()
+    seg, losses = train_sam2(cfg, progress)
+    seconds = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    seg.save_pretrained(out)
+    t1 = time.perf_counter()
+    measured = measure_standin(seg, cfg, heldout) if heldout else {}
+    record = {
+        "what": "segr1.segment.pretrain: SAM2 stand-in, supervised on synthetic scenes",
+        "config": asdict(cfg),
+        "parameters": sum(p.numel() for p in seg.model.parameters()),
+        "seconds": round(seconds, 2),
+        "torch_threads": cfg.threads,
+        "loss_first_50": float(np.mean(losses[:50])),
+        "loss_last_50": float(np.mean(losses[-50:])),
+        "heldout": measured,
+        "measure_seconds": round(time.perf_counter() - t1, 2),
+        "losses": [round(v, 5) for v in losses],
+    }
+    meta.write_text(json.dumps(record, indent=1) + "\n")  # written last: marks it complete
+    return out
+
+
+# ---- measurement --------------------------------------------------------------------------
+
+
+def measurement_answer(gt: np.ndarray, kind: str, rng: np.random.Generator, box_noise: float):
+    """The answer a prompt ``kind`` (:data:`PROMPT_KINDS`) writes for an (S, S) bool ground
+    truth with an object, in integer pixels of the S x S frame as a policy writes them."""
+    from segr1.protocol.parse import Answer
+
+    side = gt.shape[0]
+    box = tight_box(gt)
+    assert box is not None
+    if kind == "whole-frame":
+        return Answer(boxes=[[0, 0, side, side]], points_parsed=True)
+    if kind == "demo-hack":
+        (box_f, points_f, labels_f), s = DEMO_HACK, side
+        return Answer(boxes=[[round(v * s) for v in box_f]], labels=list(labels_f),
+                      points=[[round(x * s), round(y * s)] for x, y in points_f],
+                      points_parsed=True)  # fmt: skip
+    if kind.startswith("jittered-box"):
+        box = jitter(box, box_noise, side, rng)
+    ys, xs = np.nonzero(gt)
+    points, labels = [], []
+    if kind.endswith("+points"):
+        pick_ = rng.choice(len(xs), size=min(int(rng.integers(1, 3)), len(xs)), replace=False)
+        points = [[int(xs[i]), int(ys[i])] for i in pick_]
+        labels = [1] * len(points)
+    return Answer(boxes=[[round(float(v)) for v in box]], points=points, labels=labels,
+                  points_parsed=True)  # fmt: skip
+
+
+def measure_iou(
+    segmenter: Segmenter,
+    scenes: Sequence[Scene],
+    kind: str,
+    side: int,
+    seed: int = 0,
+    box_noise: float = 0.15,
+) -> dict[str, Any]:
+    """Mean IoU of ``segmenter`` given prompt ``kind`` on the scenes that have an object, overall
+    and per scene kind, through ``segment_answers_many`` on the S x S image (the reward's path).
+    The prompts' noise is seeded by ``seed``, the same for every segmenter."""
+    from segr1.metrics import iou
+    from segr1.rewards import as_rgb, gt_mask
+    from segr1.segment.answers import segment_answers_many
+
+    if kind not in PROMPT_KINDS:
+        raise ValueError(f"unknown prompt kind {kind!r}; choose one of {', '.join(PROMPT_KINDS)}")
+    rng = np.random.default_rng([seed, HELDOUT_STREAM, PROMPT_KINDS.index(kind)])
+    rows = [(as_rgb(s.image, side), gt_mask(s.mask, side), s.kind) for s in scenes]
+    rows = [r for r in rows if r[1].any()]
+    answers = [[measurement_answer(gt, kind, rng, box_noise)] for _, gt, _ in rows]
+    scores: dict[str, list[float]] = {}
+    for start in range(0, len(rows), 16):
+        chunk = rows[start : start + 16]
+        masks = segment_answers_many(segmenter, [r[0] for r in chunk],
+                                     answers[start : start + 16], side=side)  # fmt: skip
+        for (_, gt, k), m in zip(chunk, masks, strict=True):
+            v = iou(m[0], gt)
+            scores.setdefault("all", []).append(v)
+            scores.setdefault(k, []).append(v)
+    return {"IoU": float(np.mean(scores["all"])), "n": len(scores["all"]),
+            "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"}}  # fmt: skip
+
+
+MEASURED_KINDS = ("true-box", "whole-frame")
+
+
+def heldout_scenes(cfg: PretrainConfig, n: int) -> list[Scene]:
+    """``n`` held-out scenes (stream :data:`HELDOUT_STREAM`, seed 0) rendered as the stand-in's
+    training scenes are (size ``scene_size``, camouflage ``camo_strength``)."""
+    scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength)
+    return draw_scenes(n, 0, HELDOUT_STREAM, scfg)
+
+
+def measure_standin(
+    segmenter: Segmenter,
+    cfg: PretrainConfig,
+    n: int = 100,
+    kinds: Sequence[str] = MEASURED_KINDS,
+) -> dict[str, Any]:
+    """:func:`measure_iou` of ``segmenter`` for each prompt kind on ``n`` :func:`heldout_scenes`
+    of ``cfg``: ``{"scenes": n, "camo_strength": ..., kind: {"IoU", "n", "by_kind"}}``, IoUs
+    rounded to 4 decimals."""
+    scenes = heldout_scenes(cfg, n)
+    out: dict[str, Any] = {"scenes": n, "camo_strength": cfg.camo_strength}
+    for kind in kinds:
+        r = measure_iou(segmenter, scenes, kind, cfg.side)
+        out[kind] = {"IoU": round(r["IoU"], 4), "n": r["n"],
+                     "by_kind": {k: round(v, 4) for k, v in r["by_kind"].items()}}  # fmt: skip
+    return out

@@ -1,0 +1,136 @@
+"""The segmenter stand-in: a reduced pretraining learns, saves, reloads through the factory, is
+rebuilt identically from its seed, and is measured by the reward's own path."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from segr1.data.synth_scene import SynthConfig, render_scene
+from segr1.segment import Sam2Segmenter, build_segmenter
+from segr1.segment.grabcut import GrabCutSegmenter
+from segr1.segment.pretrain import (
+    HELDOUT_STREAM,
+    PROMPT_KINDS,
+    TRAIN_STREAM,
+    PretrainConfig,
+    draw_scenes,
+    measure_iou,
+    pretrain_sam2,
+    scene_segments,
+    train_sam2,
+)
+
+#: Small enough for seconds: a 64 px model on four easy scenes seen many times (at 32 px the
+#: image embedding is 2 x 2 tokens and a box cannot be located).
+SMALL = PretrainConfig(image_size=64, width=4, steps=150, batch_size=4, prompts_per_image=4,
+                       learning_rate=1e-2, warmup_steps=10, n_scenes=4, scene_size=64, side=64,
+                       camo_strength=0.0, box_noise=0.0)  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    return pretrain_sam2(tmp_path_factory.mktemp("stand-in"), SMALL, progress=False, heldout=4)
+
+
+def test_segments_partition_the_scene():
+    cfg = SynthConfig(size=64, two_object_fraction=1.0)
+    scene = render_scene(np.random.default_rng(3), "salient", cfg)
+    segs = scene_segments(scene)
+    objects, background = segs[: len(scene.boxes)], segs[-1]
+    assert len(scene.boxes) == 2 and len(segs) == 4  # two objects, both together, background
+    assert not (objects[0] & objects[1]).any()
+    np.testing.assert_array_equal(objects[0] | objects[1], scene.mask > 127)
+    np.testing.assert_array_equal(segs[2], scene.mask > 127)
+    np.testing.assert_array_equal(background, ~(scene.mask > 127))
+
+
+def test_loss_falls_and_the_checkpoint_loads_through_the_factory(saved):
+    meta = json.loads((saved / "pretrain.json").read_text())
+    assert meta["config"]["steps"] == SMALL.steps and len(meta["losses"]) == SMALL.steps
+    assert meta["seconds"] > 0 and meta["heldout"]["scenes"] == 4
+    for kind in ("true-box", "whole-frame"):
+        assert 0.0 <= meta["heldout"][kind]["IoU"] <= 1.0
+    losses = meta["losses"]
+    assert np.mean(losses[-10:]) < np.mean(losses[:10])
+    seg = build_segmenter(str(saved), cache_bytes=0)
+    assert isinstance(seg, Sam2Segmenter) and seg.side == SMALL.image_size
+    model = seg.model
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+    torch.testing.assert_close(  # one positional encoding for image and prompts, as SAM2's
+        model.prompt_encoder.shared_embedding.positional_embedding,
+        model.shared_image_embedding.positional_embedding,
+    )
+    scenes = draw_scenes(4, 0, HELDOUT_STREAM, SynthConfig(size=SMALL.scene_size))
+    found = measure_iou(seg, scenes, "true-box", SMALL.side)
+    assert found["n"] == sum(s.mask.any() for s in scenes) and 0.0 <= found["IoU"] <= 1.0
+
+
+def test_masks_come_through_segment_answers(saved):
+    from segr1.protocol.parse import Answer
+    from segr1.segment.answers import segment_answers
+
+    seg = build_segmenter(str(saved), cache_bytes=0)
+    image = np.random.default_rng(0).integers(0, 256, (SMALL.side, SMALL.side, 3), np.uint8)
+    answers = [Answer(boxes=[[4, 4, 30, 30]]), Answer(points=[[10, 10]], labels=[1]), Answer()]
+    masks = segment_answers(seg, image, answers, side=SMALL.side)
+    assert masks.shape == (3, SMALL.side, SMALL.side) and masks.dtype == bool
+    assert not masks[2].any()  # an unusable answer: an empty mask
+
+
+def test_the_reduced_pretraining_learns_the_box_and_not_the_whole_frame(saved):
+    seg = build_segmenter(str(saved), cache_bytes=0)
+    untrained, _ = train_sam2(replace(SMALL, steps=0), progress=False)
+    scfg = SynthConfig(size=SMALL.scene_size, camo_strength=SMALL.camo_strength)
+    scenes = draw_scenes(SMALL.n_scenes, SMALL.seed, TRAIN_STREAM, scfg)  # its training scenes
+    before = measure_iou(untrained, scenes, "true-box", SMALL.side)["IoU"]
+    after = measure_iou(seg, scenes, "true-box", SMALL.side)["IoU"]
+    whole = measure_iou(seg, scenes, "whole-frame", SMALL.side)["IoU"]
+    assert after > before + 0.15, (before, after)
+    assert whole < after / 2, (whole, after)
+
+
+def test_the_same_seed_rebuilds_the_same_bytes(saved, tmp_path):
+    again = pretrain_sam2(tmp_path / "again", SMALL, progress=False, heldout=0)
+    for name in ("model.safetensors", "config.json"):
+        assert (again / name).read_bytes() == (saved / name).read_bytes(), name
+    first = (again / "model.safetensors").stat().st_mtime_ns
+    rebuilt = pretrain_sam2(again, SMALL, progress=False, heldout=0, rebuild=True)
+    assert (rebuilt / "model.safetensors").stat().st_mtime_ns != first  # really retrained
+    assert (rebuilt / "model.safetensors").read_bytes() == (
+        saved / "model.safetensors"
+    ).read_bytes()
+
+
+def test_another_seed_gives_other_weights():
+    one, _ = train_sam2(replace(SMALL, steps=2), progress=False)
+    other, _ = train_sam2(replace(SMALL, seed=1, steps=2), progress=False)
+    name = "mask_decoder.iou_prediction_head.proj_out.weight"
+    assert name in one.model.state_dict()
+    assert not torch.equal(one.model.state_dict()[name], other.model.state_dict()[name])
+
+
+def test_a_finished_folder_is_reused(saved, monkeypatch):
+    import segr1.segment.pretrain as pretrain
+
+    monkeypatch.setattr(pretrain, "train_sam2", lambda *a, **k: pytest.fail("retrained"))
+    assert pretrain_sam2(saved, SMALL, progress=False) == saved
+
+
+def test_every_prompt_kind_is_measured_the_same_way_for_grabcut():
+    scenes = draw_scenes(6, 0, HELDOUT_STREAM, SynthConfig(size=64))
+    results = {k: measure_iou(GrabCutSegmenter(), scenes, k, 48) for k in PROMPT_KINDS}
+    assert len({r["n"] for r in results.values()}) == 1
+    assert results["true-box"]["IoU"] > results["whole-frame"]["IoU"]
+    with pytest.raises(ValueError, match="unknown prompt kind"):
+        measure_iou(GrabCutSegmenter(), scenes, "nothing", 48)
