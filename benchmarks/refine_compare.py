@@ -69,6 +69,7 @@ def main(argv: list[str]) -> str:
     from segr1.demo import FULL, build_data, build_policy, evaluate_policy, grpo_args
     from segr1.evaluate import evaluate
     from segr1.inference import Pipeline
+    from segr1.segment import build_segmenter
     from segr1.train.config import parse_config
     from segr1.train.main import train
 
@@ -87,11 +88,11 @@ def main(argv: list[str]) -> str:
     test = load_dataset("synth", out / "data", split="test")
     warm = build_policy(cfg, out, train_set)
     rows, extra = {}, {}
-    before = evaluate_policy(cfg, warm, test, out / "eval_warm")
+    before = evaluate_policy(cfg, warm, test, out / "eval_warm", build_segmenter("grabcut"))
     rows["warm-up, 1 turn (no GRPO)"] = per_image(out / "eval_warm", test)
     for turns in (1, 2):
         run = out / f"grpo_turns{turns}"
-        grpo = grpo_args(cfg, warm, out / "data", run)
+        grpo = grpo_args(cfg, warm, out / "data", run, "grabcut")
         grpo[1] = str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
         grpo += ["--max_turns", str(turns), "--save_strategy", "no", "--rollout_log_steps", "0"]
         final = run / "final"

@@ -69,3 +69,27 @@ def test_demo_full_improves_held_out_s_measure(tmp_path):
     summary = _check_report(tmp_path)
     assert summary["before"]["count"] >= 100
     assert summary["delta_Sm"] > 0.0
+
+
+def test_demo_quick_with_the_sam2_stand_in(tmp_path):
+    """--segmenter sam2: the demo trains its SAM2 stand-in, every later stage loads that folder
+    (evaluations, GRPO, the reference rows), and a re-run reuses it."""
+    res = CliRunner().invoke(
+        app, ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "sam2"]
+    )
+    assert res.exit_code == 0, res.output
+    summary = _check_report(tmp_path)
+    seg = tmp_path / "segmenter"
+    record = json.loads((seg / "pretrain.json").read_text())
+    assert record["config"]["steps"] == 20 and (seg / "model.safetensors").exists()
+    assert "SAM2" in summary["segmenter"]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert f"--segmenter {seg}" in text  # the printed RL command uses the stand-in
+    before = (seg / "model.safetensors").stat().st_mtime_ns
+    res = CliRunner().invoke(
+        app, ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "sam2"]
+    )
+    assert res.exit_code == 0, res.output
+    assert (seg / "model.safetensors").stat().st_mtime_ns == before  # reused, not retrained
+    bad = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "x"])
+    assert bad.exit_code == 2 and "choose one of sam2, grabcut" in bad.output
