@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import wide_samples
+from interrupting import Interrupt, StopsAfter
 from painter import Painter
 from segr1.episode import keeps, observation, run_episodes
 from segr1.protocol import Answer
@@ -152,22 +153,6 @@ def test_predict_writes_an_overlay_per_turn(answering_policy_dir, synth_root, tm
 
 
 # -- evaluation ------------------------------------------------------------------------------
-class Interrupt(Exception):
-    pass
-
-
-class StopsAfter:
-    def __init__(self, pipe, n):
-        self.pipe, self.n = pipe, n
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
-
-    def predict_batch(self, *args, **kwargs):
-        if self.n == 0:
-            raise Interrupt
-        self.n -= 1
-        return self.pipe.predict_batch(*args, **kwargs)
 
 
 def test_eval_max_turns_resumed_equals_uninterrupted(refine_pipe, wide_root, tmp_path) -> None:

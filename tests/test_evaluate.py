@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import wide_samples
+from interrupting import Interrupt, StopsAfter
 from segr1.cli import app
 from segr1.data.io import read_mask
 from segr1.data.registry import load_dataset
@@ -22,26 +23,6 @@ from segr1.scoring import Item, score_items
 
 SIDE = 96
 runner = CliRunner()
-
-
-class Interrupt(Exception):
-    pass
-
-
-class StopsAfter:
-    """Wraps a real Pipeline and raises after ``n`` batches, as a kill would."""
-
-    def __init__(self, pipe, n):
-        self.pipe, self.n = pipe, n
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
-
-    def predict_batch(self, *args, **kwargs):
-        if self.n == 0:
-            raise Interrupt
-        self.n -= 1
-        return self.pipe.predict_batch(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,6 @@ SMALL = PretrainConfig(image_size=64, width=4, steps=150, batch_size=4, prompts_
                        camo_strength=0.0, box_noise=0.0)  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     return pretrain_sam2(tmp_path_factory.mktemp("stand-in"), SMALL, progress=False, heldout=4)
