@@ -54,8 +54,10 @@ def _check_report(out):
     return summary
 
 
-def test_demo_quick(tmp_path):
-    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path)])
+def test_demo_quick_with_grabcut(tmp_path):
+    res = CliRunner().invoke(
+        app, ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "grabcut"]
+    )
     assert res.exit_code == 0, res.output
     _check_report(tmp_path)
     history = json.loads((tmp_path / "grpo" / "log_history.json").read_text())

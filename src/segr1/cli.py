@@ -172,11 +172,11 @@ def demo(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for data, policy, warm-up and GRPO."),
     segmenter: str = typer.Option(
-        "grabcut",
+        "sam2",
         "--segmenter",
-        help="The frozen segmenter: 'grabcut' (weights-free) or 'sam2' (a small SAM2 the demo "
-        "trains itself on other synthetic scenes, the stand-in for SAM2's pretraining; cached "
-        "in OUT/segmenter).",
+        help="The frozen segmenter: 'sam2' (a small SAM2 the demo trains itself on other "
+        "synthetic scenes, the stand-in for SAM2's pretraining; about 3 minutes, cached in "
+        "OUT/segmenter) or 'grabcut' (weights-free; a whole-frame box with points pays there).",
     ),
 ) -> None:
     """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""

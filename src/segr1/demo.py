@@ -39,7 +39,7 @@ class DemoConfig:
 
     out: str = "demo_out"
     seed: int = 0
-    segmenter: str = "grabcut"  # or "sam2": the self-trained SAM2 stand-in (segment.pretrain)
+    segmenter: str = "sam2"  # the self-trained SAM2 stand-in (segment.pretrain), or "grabcut"
     arch: str = "qwen2_5_vl"  # the tiny policy's architecture (segr1.policy.tiny.ARCHS)
     n_train: int = 400
     n_test: int = 120
