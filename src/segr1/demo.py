@@ -40,12 +40,19 @@ class DemoConfig:
     out: str = "demo_out"
     seed: int = 0
     segmenter: str = "sam2"  # the self-trained SAM2 stand-in (segment.pretrain), or "grabcut"
-    arch: str = "qwen2_5_vl"  # the tiny policy's architecture (segr1.policy.tiny.ARCHS)
-    n_train: int = 400
+    #: The tiny policy's architecture: Qwen3-VL, whose vision tower has learned absolute position
+    #: embeddings (Qwen2.5-VL's is rotary only and never localised in any warm-up measured).
+    arch: str = "qwen3_vl"
+    n_train: int = 2000
     n_test: int = 120
     image_size: int = 128  # synthetic scene side, pixels
     side: int = 100  # S: the square the policy sees; answers are written in it
-    warmup_steps: int = 300
+    warmup_steps: int = 400
+    warmup_batch_size: int = 16
+    warmup_lr: float = 1e-3
+    vision_steps: int = 400  # dense vision-tower pretraining before the answer steps
+    box_weight: float = 2.0  # dense objectives during the answer steps (policy.warmup)
+    objectness_weight: float = 0.5
     grpo_steps: int = 60
     grpo_lr: float = 2e-4
     temperature: float = 0.7  # rollout sampling temperature (released: 1.0; see docs/demo.md)
@@ -61,7 +68,10 @@ class DemoConfig:
 
     @property
     def warmup(self) -> WarmupConfig:
-        return WarmupConfig(steps=self.warmup_steps, side=self.side, seed=self.seed)
+        return WarmupConfig(steps=self.warmup_steps, side=self.side, seed=self.seed,
+                            batch_size=self.warmup_batch_size, learning_rate=self.warmup_lr,
+                            vision_steps=self.vision_steps, box_weight=self.box_weight,
+                            objectness_weight=self.objectness_weight)  # fmt: skip
 
     @property
     def sam2(self):  # -> segr1.segment.pretrain.PretrainConfig
@@ -74,6 +84,7 @@ class DemoConfig:
 
 FULL = DemoConfig()
 QUICK = replace(FULL, n_train=16, n_test=6, image_size=64, warmup_steps=10, grpo_steps=3,
+                vision_steps=5, warmup_batch_size=8,
                 num_generations=4, prompts_per_step=1, max_completion_length=48,
                 grid_images=3, sam2_steps=20, sam2_scenes=16)  # fmt: skip
 

@@ -12,14 +12,17 @@ next-token prediction on NOISY answers derived from the training masks:
 * the prompt is ``Template(cfg.task, cfg.stage)`` with each sample's own query (referring /
   reasoning samples), so a policy can be warmed up on the very texts it will be evaluated with.
 
-Loss is on the answer tokens only. This stage never sees a reward; GRPO, which follows it, never
+With ``vision_steps > 0`` the vision tower is first pretrained alone on dense objectives
+(:mod:`segr1.policy.vision_pretrain`: per-token objectness and position), the stand-in for a real
+VLM's pretrained vision encoder; without it the tiny policy's boxes do not follow the objects
+(docs/demo.md). Loss is on the answer tokens only. This stage never sees a reward; GRPO, which follows it, never
 sees a target answer. Contract: plain PyTorch loop, deterministic for a seed, progress bar.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,16 @@ class WarmupConfig:
     seed: int = 0
     task: str = "foreground"  # the prompt template's task ...
     stage: str = "train"  # ... and stage
+    #: Steps of dense vision-tower pretraining BEFORE the answer steps (0: none); see
+    #: :mod:`segr1.policy.vision_pretrain` (objectness + token position, temporary heads).
+    vision_steps: int = 0
+    vision_batch_size: int = 32
+    vision_learning_rate: float = 2e-3
+    #: Dense objectives riding along the answer steps (0: off), on temporary heads over the
+    #: language model's last hidden states: the state after ``<bbox>`` regresses the true box
+    #: (smooth L1, coordinates / S), and every image token its cell's object share (BCE).
+    box_weight: float = 0.0
+    objectness_weight: float = 0.0
 
 
 def _box(mask: np.ndarray) -> np.ndarray | None:
@@ -96,11 +109,18 @@ def _examples(samples: Sequence, side: int, template: Template, processor) -> li
 
 
 def answer_step(
-    model, processor, opt, n_prompt: int | Sequence[int], texts: list[str], images: list
+    model,
+    processor,
+    opt,
+    n_prompt: int | Sequence[int],
+    texts: list[str],
+    images: list,
+    dense: Callable | None = None,
 ) -> float:
     """One next-token step on ``texts`` (prompt + answer + end token, padded on the RIGHT so the
     prompt tokens come first; ``n_prompt`` of them, one count for all rows or one per row): loss
-    on the answer tokens only, gradient norm clipped at 1. Returns the loss."""
+    on the answer tokens only, gradient norm clipped at 1. ``dense(enc, output)`` (optional)
+    returns a loss added to it, computed from the output's hidden states. Returns the loss."""
     import torch
 
     enc = processor(text=texts, images=images, return_tensors="pt", padding=True)
@@ -109,12 +129,63 @@ def answer_step(
     for row, n in enumerate(counts):
         labels[row, :n] = -100
     labels[enc["attention_mask"] == 0] = -100
-    loss = model(**enc, labels=labels).loss
+    out = model(**enc, labels=labels, output_hidden_states=dense is not None)
+    loss = out.loss if dense is None else out.loss + dense(enc, out)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    params = [p for group in opt.param_groups for p in group["params"]]
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
     opt.step()
     opt.zero_grad(set_to_none=True)
     return float(loss.item())
+
+
+def dense_objectives(model, processor, cfg: WarmupConfig):
+    """(heads, loss function) of the answer steps' dense objectives (``box_weight``,
+    ``objectness_weight``); the loss takes ``(enc, output, rows)``, ``rows`` the batch's (S, S)
+    bool masks."""
+    import torch
+
+    from segr1.policy.vision_pretrain import cell_shares
+
+    hidden = model.config.text_config.hidden_size
+    image_id = model.config.image_token_id
+    bbox_id = processor.tokenizer.convert_tokens_to_ids("<bbox>")
+    if cfg.box_weight and (bbox_id is None or bbox_id == processor.tokenizer.unk_token_id):
+        raise ValueError("box_weight needs a tokenizer with a <bbox> token (the tiny policy's)")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        heads = torch.nn.ModuleDict({"box": torch.nn.Linear(hidden, 4),
+                                     "objectness": torch.nn.Linear(hidden, 1)})  # fmt: skip
+
+    def loss(enc, out, rows: Sequence[np.ndarray]) -> torch.Tensor:
+        ids, last = enc["input_ids"], out.hidden_states[-1]
+        total = last.new_zeros(())
+        if cfg.box_weight:
+            at = (ids == bbox_id).float().argmax(1) + 1  # the token after <bbox>
+            boxes = [mask_box_frac(m) for m in rows]
+            pred = heads["box"](last[torch.arange(len(rows)), at]).sigmoid()
+            total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
+                pred, torch.tensor(np.stack(boxes)), beta=0.05
+            )
+        if cfg.objectness_weight:
+            n = int((ids[0] == image_id).sum())
+            grid = round(n**0.5)
+            tokens = last[ids == image_id].view(len(rows), n, hidden)
+            target = torch.tensor(np.stack([cell_shares(m, (grid, grid)) for m in rows]))
+            total = total + cfg.objectness_weight * (
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    heads["objectness"](tokens).squeeze(-1), target
+                )
+            )
+        return total
+
+    return heads, loss
+
+
+def mask_box_frac(mask: np.ndarray) -> np.ndarray:
+    """(4,) float32: the tight box of a non-empty (S, S) bool mask as fractions of S."""
+    box = _box(mask)
+    return (box / np.array([mask.shape[1], mask.shape[0]] * 2)).astype(np.float32)
 
 
 def warmup(
@@ -136,9 +207,21 @@ def warmup(
     examples = _examples(samples, cfg.side, Template(cfg.task, cfg.stage), processor)
     if not examples:
         raise ValueError("warm-up needs samples with a non-empty mask")
+    if cfg.vision_steps:
+        from segr1.policy.vision_pretrain import VisionPretrainConfig, pretrain_vision
+
+        vcfg = VisionPretrainConfig(steps=cfg.vision_steps, batch_size=cfg.vision_batch_size,
+                                    learning_rate=cfg.vision_learning_rate, seed=cfg.seed)  # fmt: skip
+        pretrain_vision(model, processor, [e[0] for e in examples], [e[1] for e in examples],
+                        vcfg, progress)  # fmt: skip
     end = tok.eos_token or "<|im_end|>"
     padding_side, tok.padding_side = tok.padding_side, "right"  # prompt tokens first in every row
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    params = list(model.parameters())
+    dense = None
+    if cfg.box_weight or cfg.objectness_weight:
+        heads, dense = dense_objectives(model, processor, cfg)
+        params += list(heads.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     warm = max(1, cfg.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
@@ -153,7 +236,9 @@ def warmup(
         batch = [examples[i] for i in idx]
         texts = [prompt + noisy_answer(m, rng, cfg) + end for _, m, prompt, _ in batch]
         images, counts = [e[0] for e in batch], [e[3] for e in batch]
-        loss = answer_step(model, processor, opt, counts, texts, images)
+        rows = [e[1] for e in batch]
+        extra = None if dense is None else (lambda enc, out, rows=rows: dense(enc, out, rows))
+        loss = answer_step(model, processor, opt, counts, texts, images, extra)
         sched.step()
         bar.set_postfix(loss=f"{loss:.3f}")
     model.eval()

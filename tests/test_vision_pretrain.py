@@ -1,0 +1,52 @@
+"""Dense vision-tower pretraining (the stand-in for a pretrained vision encoder): it learns
+objectness and token position, touches the vision tower only, and is deterministic."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from segr1.data.synth_scene import SynthConfig, render_scene
+from segr1.policy import build_tiny_policy, load_policy
+from segr1.policy.vision_pretrain import (
+    VisionPretrainConfig,
+    cell_shares,
+    pretrain_vision,
+    token_grid,
+)
+
+
+@pytest.fixture(scope="module")
+def qwen3_dir(tmp_path_factory):
+    return build_tiny_policy(tmp_path_factory.mktemp("q3"), arch="qwen3_vl", seed=0)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    rng = np.random.default_rng(0)
+    out = [render_scene(rng, "salient", SynthConfig(size=64))
+           for _ in range(16)]  # fmt: skip
+    return [Image.fromarray(s.image) for s in out], [s.mask > 127 for s in out]
+
+
+def test_cell_shares_follow_the_mask():
+    mask = np.zeros((80, 80), bool)
+    mask[:40, :20] = True  # the top-left quarter of the top-left quadrant's columns
+    shares = cell_shares(mask, (2, 2)).reshape(2, 2)
+    assert shares[0, 0] == pytest.approx(0.5) and shares[1].sum() == 0 and shares[0, 1] == 0
+
+
+def test_pretraining_learns_and_touches_only_the_vision_tower(qwen3_dir, scenes):
+    images, masks = scenes
+    model, processor = load_policy(str(qwen3_dir))
+    assert token_grid(processor, images[0]) == (8, 8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = VisionPretrainConfig(steps=40, batch_size=8, learning_rate=3e-3)
+    losses = pretrain_vision(model, processor, images, masks, cfg, progress=False)
+    assert len(losses) == 40 and np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(".visual." in k or k.startswith("visual.") for k in changed), changed
+    again, processor = load_policy(str(qwen3_dir))
+    assert pretrain_vision(again, processor, images, masks, cfg, progress=False) == losses
+    with pytest.raises(ValueError, match="matching images and masks"):
+        pretrain_vision(again, processor, images, masks[:3], cfg, progress=False)
