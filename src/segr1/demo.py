@@ -82,18 +82,24 @@ def _stage(name: str) -> None:
     print(f"\n== {name}", flush=True)
 
 
-def build_data(cfg: DemoConfig, root: Path) -> None:
+def build_data(cfg: DemoConfig, root: Path, empty_fraction: float | None = None) -> None:
+    """The synthetic set (``empty_fraction``: share of empty scenes; None: the generator's
+    default), reused when ``root`` holds one of the same seed, size and empty share."""
     from segr1.data.synth import generate
     from segr1.data.synth_scene import SynthConfig
 
+    synth = SynthConfig(size=cfg.image_size)
+    if empty_fraction is not None:
+        synth = replace(synth, empty_fraction=empty_fraction)
     meta = root / "meta.json"
     if meta.exists():
         m = json.loads(meta.read_text())
-        if (m.get("seed"), m.get("config", {}).get("size")) == (cfg.seed, cfg.image_size):
+        made = m.get("config", {})
+        if (m.get("seed"), made.get("size"), made.get("empty_fraction")) == (
+            cfg.seed, cfg.image_size, synth.empty_fraction):  # fmt: skip
             print(f"reusing {root}")
             return
-    generate(root, cfg.n_train, cfg.n_test, seed=cfg.seed,
-             config=SynthConfig(size=cfg.image_size), overwrite=True)  # fmt: skip
+    generate(root, cfg.n_train, cfg.n_test, seed=cfg.seed, config=synth, overwrite=True)
 
 
 SEGMENTERS = ("sam2", "grabcut")
@@ -111,24 +117,32 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
     return str(pretrain_sam2(out / "segmenter", cfg.sam2))
 
 
-def build_policy(cfg: DemoConfig, out: Path, train) -> Path:
+def build_policy(
+    cfg: DemoConfig, out: Path, train, warm: WarmupConfig | None = None, name: str = "warmup"
+) -> Path:
+    """The tiny policy (``out/policy/base``) warmed up with ``warm`` (default ``cfg.warmup``)
+    into ``out/policy/<name>``; each is reused when already saved."""
     from segr1.policy import build_tiny_policy
     from segr1.policy.warmup import warmup
 
-    base, warm = out / "policy" / "base", out / "policy" / "warmup"
+    base, done = out / "policy" / "base", out / "policy" / name
     if not (base / "config.json").exists():
         build_tiny_policy(base, arch=cfg.arch, seed=cfg.seed)
-    if not (warm / "config.json").exists():
-        warmup(base, train, warm, cfg.warmup)
-    return warm
+    if not (done / "config.json").exists():
+        warmup(base, train, done, warm or cfg.warmup)
+    return done
 
 
-def evaluate_policy(cfg: DemoConfig, model: Path, test, out: Path, segmenter) -> dict[str, Any]:
+def evaluate_policy(
+    cfg: DemoConfig, model: Path, test, out: Path, segmenter, **pipeline: Any
+) -> dict[str, Any]:
+    """Greedy evaluation on ``test``; ``pipeline``: more :class:`segr1.inference.Pipeline`
+    arguments (``answer_format``, ``abstain``)."""
     from segr1.evaluate import evaluate
     from segr1.inference import Pipeline
 
     pipe = Pipeline(*_load(model), segmenter, side=cfg.side,
-                    max_new_tokens=cfg.max_completion_length, stage="train")  # fmt: skip
+                    max_new_tokens=cfg.max_completion_length, stage="train", **pipeline)  # fmt: skip
     return evaluate(pipe, test, out, dataset="synth-test", model=str(model),
                     segmenter=segmenter_label(cfg), batch_size=cfg.eval_batch_size)  # fmt: skip
 
