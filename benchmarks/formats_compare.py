@@ -79,6 +79,8 @@ def pick(m: dict[str, list], key: str, empty: bool | None) -> list[float]:
 
 
 def cell(values: list[float], signed: bool = False) -> str:
+    if not values:  # e.g. no empty scene with --empty-rate 0
+        return "-"
     mean, half = interval(values)
     return f"{mean:+.3f} ± {half:.3f}" if signed else f"{mean:.3f} ± {half:.3f}"
 
