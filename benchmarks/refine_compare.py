@@ -66,7 +66,14 @@ def main(argv: list[str]) -> str:
     import torch
 
     from segr1.data.registry import load_dataset
-    from segr1.demo import FULL, build_data, build_policy, evaluate_policy, grpo_args
+    from segr1.demo import (
+        FULL,
+        MEASURED_POLICY,
+        build_data,
+        build_policy,
+        evaluate_policy,
+        grpo_args,
+    )
     from segr1.evaluate import evaluate
     from segr1.inference import Pipeline
     from segr1.segment import build_segmenter
@@ -81,6 +88,7 @@ def main(argv: list[str]) -> str:
         prompts_per_step=args.prompts_per_step,
         max_completion_length=args.max_completion_length,
     )  # fmt: skip
+    cfg = replace(cfg, **MEASURED_POLICY)
     out = Path(args.out)
     t0 = time.perf_counter()
     build_data(cfg, out / "data")

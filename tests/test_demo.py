@@ -95,3 +95,8 @@ def test_demo_quick_with_the_sam2_stand_in(tmp_path):
     assert (seg / "model.safetensors").stat().st_mtime_ns == before  # reused, not retrained
     bad = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "x"])
     assert bad.exit_code == 2 and "choose one of sam2, grabcut" in bad.output
+    # the folder holds a sam2 run: a grabcut run there would mix two runs' stages
+    other = ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "grabcut"]
+    res = CliRunner().invoke(app, other)
+    assert res.exit_code == 2 and "made with other settings (segmenter)" in res.output
+    assert (seg / "model.safetensors").stat().st_mtime_ns == before  # nothing was touched

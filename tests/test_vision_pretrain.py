@@ -50,3 +50,29 @@ def test_pretraining_learns_and_touches_only_the_vision_tower(qwen3_dir, scenes)
     assert pretrain_vision(again, processor, images, masks, cfg, progress=False) == losses
     with pytest.raises(ValueError, match="matching images and masks"):
         pretrain_vision(again, processor, images, masks[:3], cfg, progress=False)
+
+
+def test_warmup_with_dense_objectives_saves_a_plain_checkpoint(qwen3_dir, synth_root, tmp_path):
+    """The grounding warm-up (vision pretraining + box / objectness objectives) trains, and its
+    temporary heads never reach the saved policy: same keys as the base, loads as its class."""
+    from safetensors.torch import load_file
+
+    from segr1.data.registry import load_dataset
+    from segr1.policy.warmup import WarmupConfig, warmup
+
+    samples = load_dataset("synth", synth_root, split="train")
+    cfg = WarmupConfig(steps=3, batch_size=4, side=64, vision_steps=2, vision_batch_size=4,
+                       box_weight=2.0, objectness_weight=0.5)  # fmt: skip
+    out = warmup(qwen3_dir, samples, tmp_path / "warm", cfg, progress=False)
+    base, warm = load_file(qwen3_dir / "model.safetensors"), load_file(out / "model.safetensors")
+    assert set(base) == set(warm)
+    assert any(not torch.equal(base[k], warm[k]) for k in base if "visual" in k)
+    load_policy(str(out))
+    with pytest.raises(ValueError, match="answer_format seg-r1"):
+        warmup(qwen3_dir, samples, tmp_path / "x", replace_format(cfg), progress=False)
+
+
+def replace_format(cfg):
+    from dataclasses import replace
+
+    return replace(cfg, answer_format="seg-zero")

@@ -187,7 +187,10 @@ def demo(
     if segmenter not in SEGMENTERS:
         _fail(ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}"))
     cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter)
-    report = run_demo(cfg)
+    try:
+        report = run_demo(cfg)
+    except ValueError as err:
+        _fail(err)
     typer.echo((report / "report.md").read_text(encoding="utf-8"))
 
 

@@ -8,9 +8,17 @@ next-token prediction on NOISY answers derived from the training masks:
   (``box_noise`` x the box's size), so the warm-up policy is deliberately imprecise;
 * ``n_fg`` foreground points drawn from the mask, ``n_bg`` background points drawn from outside
   the (noisy) box, with their labels;
-* scenes with no object are skipped (the format asks for a box);
-* the prompt is ``Template(cfg.task, cfg.stage)`` with each sample's own query (referring /
-  reasoning samples), so a policy can be warmed up on the very texts it will be evaluated with.
+* the answer is written in ``cfg.answer_format`` (any registered format, through its
+  ``format_answer``; default ``seg-r1``). Formats that carry no background points (the JSON
+  formats: every point is an object point) get the same draw without its background points, so
+  two formats warmed up with one seed see the same noisy boxes and object points;
+* scenes with no object are skipped (the format asks for a box) unless ``cfg.abstain``: then they
+  are kept and their target is the format's abstention answer (Seg-R1 ``<bbox>none</bbox>``,
+  the JSON formats ``<answer>none</answer>``);
+* the prompt is ``template_for(cfg.answer_format, cfg.task, cfg.stage, cfg.abstain)`` (Seg-R1:
+  ``Template(cfg.task, cfg.stage, cfg.abstain)``; with ``abstain`` it carries the abstention
+  sentence) with each sample's own query (referring / reasoning samples), so a policy can be
+  warmed up on the very texts it will be evaluated with.
 
 With ``vision_steps > 0`` the vision tower is first pretrained alone on dense objectives
 (:mod:`segr1.policy.vision_pretrain`: per-token objectness and position), the stand-in for a real
@@ -31,8 +39,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from segr1.imaging import binarize, resize_levels, stretch
-from segr1.protocol.parse import Answer, format_answer
-from segr1.protocol.templates import Template
+from segr1.protocol.formats import get_format, template_for
+from segr1.protocol.parse import Answer
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class WarmupConfig:
     seed: int = 0
     task: str = "foreground"  # the prompt template's task ...
     stage: str = "train"  # ... and stage
+    answer_format: str = "seg-r1"  # the format targets are written in (segr1.protocol.formats)
+    abstain: bool = False  # keep empty scenes, with the format's abstention answer as target
     #: Steps of dense vision-tower pretraining BEFORE the answer steps (0: none); see
     #: :mod:`segr1.policy.vision_pretrain` (objectness + token position, temporary heads).
     vision_steps: int = 0
@@ -68,10 +78,14 @@ def _box(mask: np.ndarray) -> np.ndarray | None:
 
 
 def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) -> str | None:
-    """A noisy target answer for an (S, S) bool mask, in the S x S frame; None for no object."""
+    """A noisy target answer for an (S, S) bool mask, in the S x S frame, written in
+    ``cfg.answer_format``. No object: the format's abstention answer with ``cfg.abstain``, else
+    None. Raises ``ValueError`` when the format cannot write the drawn prompts (e.g.
+    ``vision-reasoner`` holds one point per box: use ``n_fg=1``)."""
+    fmt = get_format(cfg.answer_format)
     box = _box(mask)
     if box is None:
-        return None
+        return fmt.format_answer(Answer(think=cfg.think, abstain=True)) if cfg.abstain else None
     s = cfg.side
     w, h = box[2] - box[0], box[3] - box[1]
     box = box + rng.normal(0.0, cfg.box_noise, 4) * np.array([w, h, w, h])
@@ -89,16 +103,29 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
         points += [[int(bxs[i]), int(bys[i])] for i in pick]
     labels = [1] * (len(points) - min(cfg.n_bg, len(bxs))) + [0] * min(cfg.n_bg, len(bxs))
     box = [int(x1), int(y1), int(x2), int(y2)]
-    return format_answer(Answer([box], points, labels, think=cfg.think, points_parsed=True))
+    answer = Answer([box], points, labels, think=cfg.think, points_parsed=True)
+    if not fmt.representable(answer):  # the JSON formats: object points only
+        keep = [i for i, label in enumerate(labels) if label == 1]
+        answer = Answer([box], [points[i] for i in keep], [1] * len(keep), cfg.think, True)
+    if not fmt.representable(answer):
+        raise ValueError(
+            f"the {fmt.name} format cannot write a box with {cfg.n_fg} object point(s): set "
+            "n_fg to what it holds (seg-zero: 2, vision-reasoner: 1)"
+        )
+    return fmt.format_answer(answer)
 
 
-def _examples(samples: Sequence, side: int, template: Template, processor) -> list[tuple]:
-    """(S x S image, (S, S) bool mask, chat prompt, its token count) per sample with an object."""
+def _examples(
+    samples: Sequence, side: int, template, processor, keep_empty: bool = False
+) -> list[tuple]:
+    """(S x S image, (S, S) bool mask, chat prompt, its token count) per sample with an object
+    (every sample with ``keep_empty``). ``template``: anything with ``messages(query,
+    is_sentence)`` (a :class:`~segr1.protocol.formats.FormatTemplate` or a Seg-R1 ``Template``)."""
     out = []
     for s in tqdm(samples, desc="warm-up data", unit="img", leave=False):
         image = Image.fromarray(stretch(s.load_image(), side))
         m = binarize(resize_levels(s.load_mask(), (side, side)))  # (S, S) bool
-        if m.any():
+        if keep_empty or m.any():
             messages = template.messages(s.query, s.is_sentence)
             prompt = processor.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=False
@@ -150,6 +177,8 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
     hidden = model.config.text_config.hidden_size
     image_id = model.config.image_token_id
     bbox_id = processor.tokenizer.convert_tokens_to_ids("<bbox>")
+    if cfg.box_weight and cfg.answer_format != "seg-r1":
+        raise ValueError("box_weight reads the state after <bbox>: use answer_format seg-r1")
     if cfg.box_weight and (bbox_id is None or bbox_id == processor.tokenizer.unk_token_id):
         raise ValueError("box_weight needs a tokenizer with a <bbox> token (the tiny policy's)")
     with torch.random.fork_rng(devices=[]):
@@ -160,10 +189,11 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
     def loss(enc, out, rows: Sequence[np.ndarray]) -> torch.Tensor:
         ids, last = enc["input_ids"], out.hidden_states[-1]
         total = last.new_zeros(())
-        if cfg.box_weight:
-            at = (ids == bbox_id).float().argmax(1) + 1  # the token after <bbox>
-            boxes = [mask_box_frac(m) for m in rows]
-            pred = heads["box"](last[torch.arange(len(rows)), at]).sigmoid()
+        keep = [i for i, m in enumerate(rows) if m.any()]  # abstention rows have no box
+        if cfg.box_weight and keep:
+            at = (ids[keep] == bbox_id).float().argmax(1) + 1  # the token after <bbox>
+            boxes = [mask_box_frac(rows[i]) for i in keep]
+            pred = heads["box"](last[keep, at]).sigmoid()
             total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
                 pred, torch.tensor(np.stack(boxes)), beta=0.05
             )
@@ -204,8 +234,9 @@ def warmup(
     rng = np.random.default_rng(cfg.seed)
     model, processor = load_policy(str(policy_dir), device="cpu", dtype="float32")
     tok = processor.tokenizer
-    examples = _examples(samples, cfg.side, Template(cfg.task, cfg.stage), processor)
-    if not examples:
+    template = template_for(cfg.answer_format, cfg.task, cfg.stage, cfg.abstain)
+    examples = _examples(samples, cfg.side, template, processor, keep_empty=cfg.abstain)
+    if not any(m.any() for _, m, _, _ in examples):
         raise ValueError("warm-up needs samples with a non-empty mask")
     if cfg.vision_steps:
         from segr1.policy.vision_pretrain import VisionPretrainConfig, pretrain_vision
