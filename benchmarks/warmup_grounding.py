@@ -4,8 +4,10 @@ Builds the tiny policy (``--arch``), runs the demo's supervised warm-up on gener
 (``segr1.policy.warmup``: noisy answers from the training masks, loss on the answer tokens), and
 every ``--steps / 4`` steps answers the held-out scenes greedily and scores the FIRST box against
 the tight ground-truth box (``segr1.metrics.grounding``): mean box IoU (all / camouflaged /
-salient scenes), distinct boxes, whole-frame share, answers without a box. Two optional dense
-objectives of the pretraining stand-in ride along on temporary heads that are not saved:
+salient scenes), distinct boxes, whole-frame share, answers without a box. ``--vision-steps N``
+first pretrains the vision tower alone (:mod:`segr1.policy.vision_pretrain`: token objectness
+and, weighted by ``--position-weight``, token position). Two optional dense objectives of the
+pretraining stand-in ride along the answer steps on temporary heads that are not saved:
 
 * ``--objectness W``: each image token's last hidden state predicts the object share of its
   cell (binary cross-entropy against the mask area-resized to the token grid);
@@ -45,6 +47,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--camo-strength", type=float, default=0.7)
     ap.add_argument("--objectness", type=float, default=0.0)
     ap.add_argument("--box-regression", type=float, default=0.0)
+    ap.add_argument("--vision-steps", type=int, default=0)
+    ap.add_argument("--position-weight", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -84,6 +88,12 @@ def main(argv: list[str]) -> None:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     examples = _examples(train, side, Template("foreground", "train"), proc)
+    if args.vision_steps:
+        from segr1.policy.vision_pretrain import VisionPretrainConfig, pretrain_vision
+
+        vcfg = VisionPretrainConfig(steps=args.vision_steps, position_weight=args.position_weight,
+                                    seed=args.seed)  # fmt: skip
+        pretrain_vision(model, proc, [e[0] for e in examples], [e[1] for e in examples], vcfg)
     image_id, bbox_id = model.config.image_token_id, tok.convert_tokens_to_ids("<bbox>")
     obj_head, box_head = torch.nn.Linear(hidden, 1), torch.nn.Linear(hidden, 4)
     params = [*model.parameters(), *obj_head.parameters(), *box_head.parameters()]
