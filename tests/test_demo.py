@@ -65,12 +65,15 @@ def test_demo_quick_with_grabcut(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_full_improves_held_out_s_measure(tmp_path):
+def test_demo_full_improves_held_out_s_measure_and_box_iou(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     summary = _check_report(tmp_path)
     assert summary["before"]["count"] >= 100
-    assert summary["delta_Sm"] > 0.0
+    # held-out S-measure and box IoU both rise, with paired 95 % intervals above zero
+    assert summary["paired_Sm_change"]["ci95"][0] > 0.0
+    assert summary["paired_box_iou_change"]["ci95"][0] > 0.0
+    assert summary["grounding"]["after"]["whole_frame_share"] <= 0.05
 
 
 def test_demo_quick_with_the_sam2_stand_in(tmp_path):
