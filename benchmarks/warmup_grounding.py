@@ -52,7 +52,6 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    import cv2
     import torch
 
     from segr1.data.registry import load_dataset
@@ -62,6 +61,7 @@ def main(argv: list[str]) -> None:
     from segr1.inference import Pipeline
     from segr1.metrics.grounding import box_iou, grounding_stats, mask_box
     from segr1.policy import build_tiny_policy, load_policy
+    from segr1.policy.vision_pretrain import cell_shares
     from segr1.policy.warmup import WarmupConfig, _examples, noisy_answer
     from segr1.protocol.parse import parse_answer
     from segr1.protocol.templates import Template
@@ -141,8 +141,7 @@ def main(argv: list[str]) -> None:
         loss, ids = res.loss, enc["input_ids"]
         if args.objectness:
             g = round(math.sqrt(int((ids[0] == image_id).sum())))
-            cells = [cv2.resize(e[1].astype(np.float32), (g, g), interpolation=cv2.INTER_AREA)
-                     for e in batch]  # fmt: skip
+            cells = [cell_shares(e[1], (g, g)) for e in batch]
             h = res.hidden_states[-1][ids == image_id].view(len(batch), g * g, hidden)
             target = torch.tensor(np.stack([c.reshape(-1) for c in cells]))
             loss = loss + args.objectness * torch.nn.functional.binary_cross_entropy_with_logits(
@@ -150,8 +149,7 @@ def main(argv: list[str]) -> None:
         if args.box_regression:
             at = (ids == bbox_id).float().argmax(1) + 1
             h = res.hidden_states[-1][torch.arange(len(batch)), at]
-            target = torch.tensor(np.stack([np.array(mask_box(e[1]), np.float32) / side
-                                            for e in batch]))  # fmt: skip
+            target = torch.tensor(np.stack([np.float32(mask_box(e[1], side=1)) for e in batch]))
             pred = box_head(h).sigmoid()
             loss = loss + args.box_regression * torch.nn.functional.smooth_l1_loss(
                 pred, target, beta=0.05)  # fmt: skip

@@ -172,6 +172,7 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
     bool masks."""
     import torch
 
+    from segr1.metrics.grounding import mask_box
     from segr1.policy.vision_pretrain import cell_shares
 
     hidden = model.config.text_config.hidden_size
@@ -192,7 +193,7 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
         keep = [i for i, m in enumerate(rows) if m.any()]  # abstention rows have no box
         if cfg.box_weight and keep:
             at = (ids[keep] == bbox_id).float().argmax(1) + 1  # the token after <bbox>
-            boxes = [mask_box_frac(rows[i]) for i in keep]
+            boxes = [np.float32(mask_box(rows[i], side=1)) for i in keep]  # fractions of S
             pred = heads["box"](last[keep, at]).sigmoid()
             total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
                 pred, torch.tensor(np.stack(boxes)), beta=0.05
@@ -210,12 +211,6 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
         return total
 
     return heads, loss
-
-
-def mask_box_frac(mask: np.ndarray) -> np.ndarray:
-    """(4,) float32: the tight box of a non-empty (S, S) bool mask as fractions of S."""
-    box = _box(mask)
-    return (box / np.array([mask.shape[1], mask.shape[0]] * 2)).astype(np.float32)
 
 
 def warmup(
