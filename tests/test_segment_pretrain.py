@@ -27,7 +27,8 @@ from segr1.segment.pretrain import (
 #: image embedding is 2 x 2 tokens and a box cannot be located).
 SMALL = PretrainConfig(image_size=64, width=4, steps=150, batch_size=4, prompts_per_image=4,
                        learning_rate=1e-2, warmup_steps=10, n_scenes=4, scene_size=64, side=64,
-                       camo_strength=0.0, box_noise=0.0)  # fmt: skip
+                       camo_strength=0.0, box_noise=0.0, stride=4, stuff_fraction=0.0,
+                       two_object_fraction=0.2)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +127,52 @@ def test_every_prompt_kind_is_measured_the_same_way_for_grabcut():
     assert results["true-box"]["IoU"] > results["whole-frame"]["IoU"]
     with pytest.raises(ValueError, match="unknown prompt kind"):
         measure_iou(GrabCutSegmenter(), scenes, "nothing", 48)
+
+
+def test_a_finer_patch_stride_gives_a_finer_token_grid_and_logits():
+    from segr1.segment import tiny_sam2_config
+
+    seg = Sam2Segmenter.from_config(tiny_sam2_config(64, width=4, stride=2), seed=0)
+    assert seg.model.prompt_encoder.image_embedding_size == (8, 8)  # 64 / (4 x 2)
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    from segr1.segment.base import Call
+
+    call = Call(np.array([8, 8, 40, 40], np.float32), np.zeros((0, 2), np.float32),
+                np.zeros(0, np.int64))  # fmt: skip
+    inputs = seg.prompt_tensors([call], (64, 64))
+    with torch.inference_mode():
+        out = seg.model(pixel_values=seg.pixel_values([image]), multimask_output=False, **inputs)
+    assert out.pred_masks.shape[-2:] == (32, 32)  # logits at 1 / stride
+    with pytest.raises(ValueError, match="multiple of 16"):
+        tiny_sam2_config(72, stride=2)
+    with pytest.raises(ValueError, match="stride"):
+        tiny_sam2_config(64, stride=3)
+
+
+def test_stuff_segments_lie_off_the_objects_and_are_asked_for_at_their_share():
+    from segr1.segment.pretrain import choose_segment, pool_scene, stuff_segments
+
+    cfg = SynthConfig(size=64, two_object_fraction=1.0)
+    scene = render_scene(np.random.default_rng(3), "camouflage", cfg)
+    fg = scene.mask > 127
+    stuff = stuff_segments(scene)
+    assert 1 <= len(stuff) <= 3
+    for m in stuff:
+        assert not (m & fg).any() and 0.02 <= m.mean() <= 0.4
+    segs = scene_segments(scene, stuff=True)
+    assert len(segs) == 3 + len(stuff) + 1  # two objects, both, stuff, background
+    ps = pool_scene(scene, 64, 16, stuff=True)
+    assert ps.n_objects == 3 and len(ps.targets) == len(segs)
+    pcfg = PretrainConfig(stuff_fraction=0.3, background_fraction=0.15)
+    rng = np.random.default_rng(0)
+    picks = np.array([choose_segment(ps, pcfg, rng) for _ in range(4000)])
+    assert abs(np.mean(picks == len(segs) - 1) - 0.15) < 0.03
+    assert abs(np.mean((picks >= 3) & (picks < len(segs) - 1)) - 0.3) < 0.03
+    # without stuff the choice is the earlier rule, draw for draw: the background with
+    # background_fraction, else one of the object segments
+    plain = pool_scene(scene, 64, 16)
+    mine, theirs = np.random.default_rng(1), np.random.default_rng(1)
+    for _ in range(200):
+        n = len(plain.targets)
+        earlier = n - 1 if theirs.random() < 0.15 else int(theirs.integers(n - 1))
+        assert choose_segment(plain, PretrainConfig(), mine) == earlier

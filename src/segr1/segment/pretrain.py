@@ -29,12 +29,18 @@ Contract:
   :data:`TRAIN_STREAM`, measurement :data:`HELDOUT_STREAM`).
 
 Data. Every step draws its images from a pool of ``n_scenes`` scenes rendered by
-:func:`~segr1.data.synth_scene.render_scene` with the demo's generator settings, stretched to S
-as the reward stretches them and embedded through :meth:`Sam2Segmenter.pixel_values` (the
-processor the saved checkpoint keeps). A scene's segments are each object, the objects together
-(when there are two) and the BACKGROUND: SA-1B masks cover stuff as well as things, and the
-background's box is about the whole frame, so a whole-frame box asks for the background, not
-for the object (the prompt GrabCut rewards and SAM2 does not).
+:func:`~segr1.data.synth_scene.render_scene` with the demo's generator settings (but
+``two_object_fraction`` of them with two objects), stretched to S as the reward stretches them
+and embedded through :meth:`Sam2Segmenter.pixel_values` (the processor the saved checkpoint
+keeps). A scene's segments are each object, the objects together (when there are two), with
+``stuff_fraction > 0`` regions of the background's texture (:func:`stuff_segments`), and the
+BACKGROUND: SA-1B masks cover stuff as well as things, and the background's box is about the
+whole frame, so a whole-frame box asks for the background, not for the object (the prompt
+GrabCut rewards and SAM2 does not). Why two objects and stuff: trained on one object per scene,
+the stand-in learned to return the salient object wherever the box was (a box mirrored away
+from the object got the same mask) and nothing on camouflaged scenes; when a prompt must pick
+one of two objects, or a texture region, only the prompt's position tells the segments apart
+(docs/sam2_standin_measured.md).
 
 Prompts (one layout per step, so no padding tokens): a box alone, a box with 1 or 2 points, or
 1 to 3 points alone. Box sides move by Gaussian noise of ``u`` x the box size, ``u`` uniform in
@@ -81,10 +87,15 @@ LAYOUTS: tuple[tuple[bool, int], ...] = ((True, 0), (True, 1), (True, 2), (False
                                          (False, 3))  # fmt: skip
 LAYOUT_WEIGHTS = (0.4, 0.15, 0.15, 0.1, 0.1, 0.1)
 PROMPT_KINDS = ("true-box", "jittered-box", "box+points", "jittered-box+points", "whole-frame",
-                "demo-hack")  # fmt: skip
+                "demo-hack", "central-answer", "mirrored-box")  # fmt: skip
 #: The constant answer GRPO learned with GrabCut in the first demo (``[11,11,99,99]``, object
 #: points (61, 31), (61, 11), a background point (11, 11), in S = 100), as fractions of S.
 DEMO_HACK = ([0.11, 0.11, 0.99, 0.99], [[0.61, 0.31], [0.61, 0.11], [0.11, 0.11]], [1, 1, 0])
+#: The near-constant answer GRPO learned with the first SAM2 stand-in (58 of 120 test answers:
+#: box ``[16,16,76,83]``, object points (63, 63), (66, 63), a background point (33, 33)).
+CENTRAL_ANSWER = ([0.16, 0.16, 0.76, 0.83], [[0.63, 0.63], [0.66, 0.63], [0.33, 0.33]],
+                  [1, 1, 0])  # fmt: skip
+CONSTANT_ANSWERS = {"demo-hack": DEMO_HACK, "central-answer": CENTRAL_ANSWER}
 
 
 @dataclass(frozen=True)
@@ -94,22 +105,29 @@ class PretrainConfig:
     docs/sam2_standin_measured.md (true box 0.41 against GrabCut's 0.86 at camouflage 0.7,
     whole-frame box 0.07)."""
 
-    image_size: int = 96  # the model's input side (a multiple of 32); logits are 1/4 of it
+    image_size: int = 96  # the model's input side (a multiple of 8 x stride)
     width: int = 8  # tiny_sam2_config width (parameters grow as its square)
+    #: tiny_sam2_config stride: the image embedding is image_size / (4 x stride) tokens a side,
+    #: the logits image_size / stride
+    stride: int = 2
     hidden: int | None = None  # FPN / prompt encoder / mask decoder width (None: 4 x width)
-    steps: int = 1500
+    steps: int = 6000
     batch_size: int = 16  # images per step
     prompts_per_image: int = 4  # segments prompted per image per step
     learning_rate: float = 3e-3
     warmup_steps: int = 50
     grad_clip: float = 1.0
-    n_scenes: int = 2000  # the pool of generated training scenes
+    n_scenes: int = 4000  # the pool of generated training scenes
     scene_size: int = 128  # rendered scene side (the demo's)
     side: int = 100  # S: the policy's square, the image the segmenter embeds
     camo_strength: float = 0.7  # the scenes' camouflage strength (the demo's SynthConfig)
     camo_low: float | None = None  # training camouflage strengths in [camo_low, camo_strength]
+    #: share of training scenes with two objects (the demo's data: 0.2); a prompt then asks for
+    #: one of them, which only its position tells apart
+    two_object_fraction: float = 0.9
     box_noise: float = 0.2  # largest jitter, as a fraction of the box size (per side, sigma)
     background_fraction: float = 0.15  # prompts whose segment is the background
+    stuff_fraction: float = 0.3  # prompts whose segment is a region of the background texture
     #: True: a single click trains the three multimask tokens and the saved model keeps SAM2's
     #: fallback to them when the single mask is unstable. False: every prompt trains the
     #: single-mask token and the fallback is off in the saved config.
@@ -151,9 +169,33 @@ def tight_box(mask: np.ndarray) -> np.ndarray | None:
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
 
 
-def scene_segments(scene: Scene) -> list[np.ndarray]:
+def stuff_segments(scene: Scene, most: int = 3) -> list[np.ndarray]:
+    """Up to ``most`` regions of the background's texture as (H, W) bool masks, largest first:
+    connected components of the lighter and of the darker half of the smoothed luminance (split
+    at its median off the objects), outside the objects, each 2 % to 40 % of the image. SA-1B
+    masks cover such stuff too; trained on them, a box asks for what fills its extent."""
+    fg = scene.mask > 127
+    lum = cv2.GaussianBlur(scene.image.astype(np.float32).mean(-1), (0, 0), 2.0)
+    off = ~fg
+    if not off.any():
+        return []
+    split = float(np.median(lum[off]))
+    area = fg.size
+    found = []
+    for half in (lum > split, lum <= split):
+        n, comp, stats, _ = cv2.connectedComponentsWithStats((half & off).astype(np.uint8), 8)
+        for k in range(1, n):
+            a = int(stats[k, cv2.CC_STAT_AREA])
+            if 0.02 * area <= a <= 0.4 * area:
+                found.append((a, comp == k))
+    found.sort(key=lambda t: -t[0])
+    return [m for _, m in found[:most]]
+
+
+def scene_segments(scene: Scene, stuff: bool = False) -> list[np.ndarray]:
     """The scene's segments as (H, W) bool masks: each object (the connected components lying in
-    its box), both objects when there are two, and last the background."""
+    its box), both objects when there are two, with ``stuff`` the background's texture regions
+    (:func:`stuff_segments`), and last the background."""
     fg = scene.mask > 127
     n, comp = cv2.connectedComponents(fg.astype(np.uint8), connectivity=8)
     out = []
@@ -165,6 +207,8 @@ def scene_segments(scene: Scene) -> list[np.ndarray]:
         out.append(obj)
     if len(out) > 1:
         out.append(fg)
+    if stuff:
+        out += stuff_segments(scene)
     out.append(~fg)
     return out
 
@@ -175,13 +219,17 @@ class PoolScene:
     masks: np.ndarray  # (K, S, S) bool: the segments in the S frame (background last)
     targets: np.ndarray  # (K, h, w) float32: the segments area-resized to the logit grid
     boxes: np.ndarray  # (K, 4) float32: each segment's tight box in the S frame
+    n_objects: int  # segments 0 .. n_objects - 1 are objects (stuff follows, background last)
 
 
-def pool_scene(scene: Scene, side: int, grid: int) -> PoolScene:
+def pool_scene(scene: Scene, side: int, grid: int, stuff: bool = False) -> PoolScene:
     from segr1.imaging import resize_mask
     from segr1.rewards import as_rgb
 
-    segs = scene_segments(scene)
+    segs = scene_segments(scene, stuff)
+    n_objects = len(scene.boxes) + (len(scene.boxes) > 1)
+    segs = [segs[i] for i in range(len(segs)) if i < n_objects or resize_mask(
+        segs[i], (side, side)).any()]  # fmt: skip
     scale = side / scene.mask.shape[1]
     return PoolScene(
         image=as_rgb(scene.image, side),
@@ -189,6 +237,7 @@ def pool_scene(scene: Scene, side: int, grid: int) -> PoolScene:
         targets=np.stack([cv2.resize(s.astype(np.float32), (grid, grid),
                                      interpolation=cv2.INTER_AREA) for s in segs]),
         boxes=np.stack([tight_box(s) * scale for s in segs]),  # every segment has pixels
+        n_objects=n_objects,
     )  # fmt: skip
 
 
@@ -236,11 +285,16 @@ def prompt_call(
 
 
 def choose_segment(ps: PoolScene, cfg: PretrainConfig, rng: np.random.Generator) -> int:
-    """The background with ``background_fraction``, else an object or the objects together."""
+    """The background with ``background_fraction``, a stuff region (when the scene has one)
+    with ``stuff_fraction``, else an object or the objects together."""
     n = len(ps.targets)
-    if n == 1 or rng.random() < cfg.background_fraction:
+    n_stuff = n - 1 - ps.n_objects
+    u = rng.random()
+    if n == 1 or u < cfg.background_fraction:
         return n - 1
-    return int(rng.integers(n - 1))
+    if n_stuff and (u < cfg.background_fraction + cfg.stuff_fraction or not ps.n_objects):
+        return ps.n_objects + int(rng.integers(n_stuff))
+    return int(rng.integers(ps.n_objects))
 
 
 # ---- training ----------------------------------------------------------------------------
@@ -326,14 +380,15 @@ def train_sam2(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            model_cfg = tiny_sam2_config(cfg.image_size, cfg.width, cfg.hidden)
+            model_cfg = tiny_sam2_config(cfg.image_size, cfg.width, cfg.hidden, cfg.stride)
             model_cfg.mask_decoder_config.dynamic_multimask_via_stability = cfg.multimask
             seg = Sam2Segmenter.from_config(model_cfg, seed=cfg.seed)
             tie_positional_encodings(seg.model)
-            grid = cfg.image_size // 4
-            scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength)
+            grid = cfg.image_size // cfg.stride
+            scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength,
+                               two_object_fraction=cfg.two_object_fraction)  # fmt: skip
             scenes = draw_scenes(cfg.n_scenes, cfg.seed, TRAIN_STREAM, scfg, cfg.camo_low)
-            pool = [pool_scene(s, cfg.side, grid)
+            pool = [pool_scene(s, cfg.side, grid, cfg.stuff_fraction > 0)
                     for s in tqdm(scenes, desc="segmenter scenes", disable=not progress)]  # fmt: skip
             rng = np.random.default_rng([cfg.seed, TRAIN_STREAM])
             losses = _loop(seg, pool, cfg, rng, progress, on_step, every)
@@ -380,12 +435,15 @@ def pretrain_sam2(
     progress: bool = True,
     heldout: int = 100,
     rebuild: bool = False,
+    on_step: Callable[[int, Sam2Segmenter], None] | None = None,
+    every: int = 0,
 ) -> Path:
     """Train the stand-in and save it to ``out_dir``; load it with
     ``build_segmenter(str(out_dir))``. A folder that already holds a finished stand-in of the
     same config is reused unless ``rebuild``. ``pretrain.json`` records the config, the losses,
     the training seconds and the IoUs measured on ``heldout`` held-out scenes (0: none) given
-    the true box and a whole-frame box (:func:`measure_standin`)."""
+    the true box and a whole-frame box (:func:`measure_standin`). ``on_step`` / ``every``: as
+    :func:`train_sam2` (a training curve; the saved weights do not depend on them)."""
     cfg = config or PretrainConfig()
     out = Path(out_dir)
     meta = out / META
@@ -396,7 +454,7 @@ def pretrain_sam2(
     if meta.exists():
         meta.unlink()  # the folder is incomplete until the new record is written
     t0 = time.perf_counter()
-    seg, losses = train_sam2(cfg, progress)
+    seg, losses = train_sam2(cfg, progress, on_step, every)
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     seg.save_pretrained(out)
@@ -431,10 +489,14 @@ def measurement_answer(gt: np.ndarray, kind: str, rng: np.random.Generator, box_
     assert box is not None
     if kind == "whole-frame":
         return Answer(boxes=[[0, 0, side, side]], points_parsed=True)
-    if kind == "demo-hack":
-        (box_f, points_f, labels_f), s = DEMO_HACK, side
+    if kind in CONSTANT_ANSWERS:
+        (box_f, points_f, labels_f), s = CONSTANT_ANSWERS[kind], side
         return Answer(boxes=[[round(v * s) for v in box_f]], labels=list(labels_f),
                       points=[[round(x * s), round(y * s)] for x, y in points_f],
+                      points_parsed=True)  # fmt: skip
+    if kind == "mirrored-box":  # the true box's size, mirrored through the frame's centre
+        return Answer(boxes=[[round(float(side - box[2])), round(float(side - box[3])),
+                              round(float(side - box[0])), round(float(side - box[1]))]],
                       points_parsed=True)  # fmt: skip
     if kind.startswith("jittered-box"):
         box = jitter(box, box_noise, side, rng)
@@ -482,12 +544,13 @@ def measure_iou(
             "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"}}  # fmt: skip
 
 
-MEASURED_KINDS = ("true-box", "whole-frame")
+MEASURED_KINDS = ("true-box", "jittered-box", "whole-frame", "central-answer", "mirrored-box")
 
 
 def heldout_scenes(cfg: PretrainConfig, n: int) -> list[Scene]:
-    """``n`` held-out scenes (stream :data:`HELDOUT_STREAM`, seed 0) rendered as the stand-in's
-    training scenes are (size ``scene_size``, camouflage ``camo_strength``)."""
+    """``n`` held-out scenes (stream :data:`HELDOUT_STREAM`, seed 0) of the demo's generator at
+    the stand-in's ``scene_size`` and ``camo_strength`` (the demo's share of two-object
+    scenes, whatever the stand-in trained on)."""
     scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength)
     return draw_scenes(n, 0, HELDOUT_STREAM, scfg)
 

@@ -108,14 +108,19 @@ def hiera_large_config() -> Sam2Config:
     return _hiera_1024_config(144, 2, [2, 6, 36, 4], [8, 4, 16, 8], [23, 33, 43])
 
 
-def tiny_sam2_config(image_size: int = 64, width: int = 8, hidden: int | None = None) -> Sam2Config:
+def tiny_sam2_config(
+    image_size: int = 64, width: int = 8, hidden: int | None = None, stride: int = 4
+) -> Sam2Config:
     """A very small SAM2 for tests and the offline demo: about 0.12 M parameters at the default
     ``width`` 8, about 0.48 M at 16 (parameters grow as ``width`` squared).
 
-    ``image_size`` must be a multiple of 32; the mask decoder's logits are ``image_size / 4``.
-    ``width`` is the first Hiera stage's channels (the stages double it); the FPN, prompt
-    encoder and mask decoder run at ``hidden`` (default ``4 * width``; a multiple of 8). Hiera needs ``backbone_feature_sizes`` of S/4,
-    S/8, S/16, and a global-attention block must not open a stage (block 3 is inside stage 2).
+    ``stride`` is the patch embedding's stride (SAM2's is 4): the image embedding is a grid of
+    ``image_size / (4 * stride)`` tokens a side and the mask decoder's logits are
+    ``image_size / stride``; ``image_size`` must be a multiple of ``8 * stride``. ``width`` is
+    the first Hiera stage's channels (the stages double it); the FPN, prompt encoder and mask
+    decoder run at ``hidden`` (default ``4 * width``; a multiple of 8). Hiera needs
+    ``backbone_feature_sizes`` of S/stride, S/(2 stride), S/(4 stride), and a global-attention
+    block must not open a stage (block 3 is inside stage 2).
     """
     from transformers import (
         Sam2Config,
@@ -125,8 +130,12 @@ def tiny_sam2_config(image_size: int = 64, width: int = 8, hidden: int | None = 
         Sam2VisionConfig,
     )
 
-    if image_size % 32:
-        raise ValueError(f"tiny_sam2_config(image_size={image_size}): use a multiple of 32")
+    if stride not in (1, 2, 4):
+        raise ValueError(f"tiny_sam2_config(stride={stride}): use 1, 2 or 4")
+    if image_size % (8 * stride):
+        raise ValueError(
+            f"tiny_sam2_config(image_size={image_size}): use a multiple of {8 * stride}"
+        )
     if width < 2 or width % 2:
         raise ValueError(f"tiny_sam2_config(width={width}): use an even width of at least 2")
     s, w = image_size, width
@@ -143,15 +152,16 @@ def tiny_sam2_config(image_size: int = 64, width: int = 8, hidden: int | None = 
         window_size_per_stage=[4, 2, 2, 1],
         global_attention_blocks=[3],
         window_positional_embedding_background_size=[4, 4],
+        patch_stride=[stride, stride],
     )
     vision = Sam2VisionConfig(
         backbone_config=backbone,
         backbone_channel_list=[8 * w, 4 * w, 2 * w, w],
-        backbone_feature_sizes=[[s // 4, s // 4], [s // 8, s // 8], [s // 16, s // 16]],
+        backbone_feature_sizes=[[s // k, s // k] for k in (stride, 2 * stride, 4 * stride)],
         fpn_hidden_size=d,
     )
     prompt = Sam2PromptEncoderConfig(
-        hidden_size=d, image_size=s, patch_size=16, mask_input_channels=w
+        hidden_size=d, image_size=s, patch_size=4 * stride, mask_input_channels=w
     )
     decoder = Sam2MaskDecoderConfig(
         hidden_size=d, mlp_dim=2 * d, num_attention_heads=2, iou_head_hidden_dim=d
