@@ -149,6 +149,7 @@ def main(argv: list[str]) -> str:
     from segr1.demo import (
         FULL,
         MEASURED_POLICY,
+        MEASURED_SEGMENTER,
         build_data,
         build_frozen_segmenter,
         build_policy,
@@ -174,7 +175,7 @@ def main(argv: list[str]) -> str:
         prompts_per_step=args.prompts_per_step,
         max_completion_length=args.max_completion_length,
     )
-    cfg = replace(cfg, **MEASURED_POLICY)
+    cfg = replace(cfg, pretrain_seed=cfg.seed, **MEASURED_POLICY, **MEASURED_SEGMENTER)
     out = Path(args.out)
     t0 = time.perf_counter()
     times: dict[str, float] = {}

@@ -11,7 +11,9 @@ splits) through the reward's own path (:func:`measure_iou`), one row per prompt 
 * whole frame: ``[0, 0, S, S]`` (the reward hack a segmenter must not pay for);
 * demo hack: the constant answer GRPO learned against GrabCut in the first demo;
 * central answer: the near-constant central box with fixed points GRPO learned against the
-  first SAM2 stand-in (a segmenter that pays it like the true box gives RL no reason to ground).
+  first SAM2 stand-in (a segmenter that pays it like the true box gives RL no reason to ground);
+* mirrored box: the true box mirrored through the frame's centre (does the box's POSITION
+  matter, or only what is salient?).
 
 Prints a markdown table (IoU over all scenes with an object, and per scene kind), the training
 seconds (one torch thread, from ``pretrain.json``), the parameter count and the command.
@@ -38,7 +40,15 @@ from segr1.segment.pretrain import (
     pretrain_sam2,
 )
 
-KINDS = ("true-box", "jittered-box", "box+points", "whole-frame", "demo-hack", "central-answer")
+KINDS = (
+    "true-box",
+    "jittered-box",
+    "box+points",
+    "whole-frame",
+    "demo-hack",
+    "central-answer",
+    "mirrored-box",
+)
 
 
 def parse_config(pairs: list[str]) -> PretrainConfig:

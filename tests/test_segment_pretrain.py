@@ -170,9 +170,11 @@ def test_stuff_segments_lie_off_the_objects_and_are_asked_for_at_their_share():
     assert abs(np.mean((picks >= 3) & (picks < len(segs) - 1)) - 0.3) < 0.03
     # without stuff the choice is the earlier rule, draw for draw: the background with
     # background_fraction, else one of the object segments
-    plain = pool_scene(scene, 64, 16)
+    empty = render_scene(np.random.default_rng(4), "empty", cfg)
+    plains = [pool_scene(scene, 64, 16), pool_scene(empty, 64, 16)]
     mine, theirs = np.random.default_rng(1), np.random.default_rng(1)
-    for _ in range(200):
+    for i in range(200):
+        plain = plains[i % 2]
         n = len(plain.targets)
-        earlier = n - 1 if theirs.random() < 0.15 else int(theirs.integers(n - 1))
-        assert choose_segment(plain, PretrainConfig(), mine) == earlier
+        earlier = n - 1 if n == 1 or theirs.random() < 0.15 else int(theirs.integers(n - 1))
+        assert choose_segment(plain, PretrainConfig(stuff_fraction=0.0), mine) == earlier

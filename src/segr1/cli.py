@@ -170,13 +170,26 @@ def demo(
     quick: bool = typer.Option(
         False, "--quick", help="A tiny run (about a minute) for smoke tests."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for data, policy, warm-up and GRPO."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the benchmark data and GRPO."),
     segmenter: str = typer.Option(
         "sam2",
         "--segmenter",
-        help="The frozen segmenter: 'sam2' (a small SAM2 the demo trains itself on other "
-        "synthetic scenes, the stand-in for SAM2's pretraining; about 3 minutes, cached in "
-        "OUT/segmenter) or 'grabcut' (weights-free; a whole-frame box with points pays there).",
+        help="The frozen segmenter: 'sam2' (a small SAM2 trained by segr1 on other synthetic "
+        "scenes, the stand-in for SAM2's pretraining; shipped, or built into OUT/segmenter) "
+        "or 'grabcut' (weights-free; a whole-frame box with points pays there).",
+    ),
+    rebuild: bool = typer.Option(
+        False,
+        "--rebuild",
+        help="Build the two pretraining stand-ins (SAM2 stand-in, warmed-up policy) in OUT "
+        "instead of using the shipped ones, and check them against the shipped files byte for "
+        "byte (OUT/rebuild.json; see docs/demo.md for the time it takes).",
+    ),
+    pretrain_seed: int = typer.Option(
+        0,
+        "--pretrain-seed",
+        help="Seed of the stand-ins (SAM2 stand-in, policy init, warm-up and its data); the "
+        "shipped ones are seed 0, any other seed builds its own in OUT.",
     ),
 ) -> None:
     """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""
@@ -186,7 +199,8 @@ def demo(
 
     if segmenter not in SEGMENTERS:
         _fail(ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}"))
-    cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter)
+    cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter,
+                  rebuild=rebuild, pretrain_seed=pretrain_seed)  # fmt: skip
     try:
         report = run_demo(cfg)
     except ValueError as err:

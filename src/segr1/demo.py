@@ -1,12 +1,13 @@
 """``segr1 demo``: the whole Seg-R1 loop, offline, on a CPU, in minutes.
 
 1. a synthetic camouflage benchmark (train + held-out test) in the COD10K folder layout;
-2. the frozen segmenter: by default a small SAM2 (transformers ``Sam2Model``) the demo trains
-   itself, supervised, on other synthetic scenes - the stand-in for SAM2's own pretraining (see
-   :mod:`segr1.segment.pretrain`); ``segmenter="grabcut"`` keeps the weights-free GrabCut;
+2. the frozen segmenter: by default a small SAM2 (transformers ``Sam2Model``) trained by
+   :mod:`segr1.segment.pretrain`, supervised, on other synthetic scenes - the stand-in for
+   SAM2's own pretraining (shipped, see below); ``segmenter="grabcut"`` keeps the weights-free
+   GrabCut;
 3. the tiny policy, built from a config with random weights and an offline tokenizer, and a
    supervised warm-up on noisy answers (the stand-in for an LMM's pretraining, which gives a
-   real LMM its grounding; see :mod:`segr1.policy.warmup`);
+   real LMM its grounding; see :mod:`segr1.policy.warmup`; shipped, see below);
 4. evaluation of the warmed-up policy on the test split (before RL);
 5. GRPO with the tiny recipe: pure RL from mask quality (format + IoU/S-measure reward);
 6. evaluation after RL, and a report folder: ``report.md`` (mask table, grounding table, paired
@@ -16,10 +17,20 @@
 Every stage writes into ``out`` and is reused when its output is complete, so an interrupted
 demo continues where it stopped. Nothing is pre-recorded: every number in the report is
 measured by this run.
+
+The two pretraining stand-ins (the SAM2 stand-in and the warmed-up policy) are the slow stages;
+the ones the full demo uses are shipped in ``segr1/assets/demo`` (each a few MB), built by this
+module from ``pretrain_seed`` and recorded with their recipe (``pretrain.json`` /
+``warmup.json``). A run whose recipe equals a shipped model's record uses that model; any other
+recipe (``--quick``, changed sizes, another ``pretrain_seed``) builds its own into ``out``, as
+does ``rebuild=True`` (``segr1 demo --rebuild``), which then compares the rebuilt files with the
+shipped ones byte for byte (``out/rebuild.json``). ``seed`` draws the benchmark data and seeds
+GRPO; the stand-ins, like downloaded checkpoints, stay the same across seeds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import time
@@ -38,7 +49,9 @@ class DemoConfig:
     """Sizes of one demo run (``full`` and ``quick`` presets below)."""
 
     out: str = "demo_out"
-    seed: int = 0
+    seed: int = 0  # the benchmark data and GRPO
+    pretrain_seed: int = 0  # the stand-ins: SAM2 stand-in, policy init, warm-up and its data
+    rebuild: bool = False  # build the stand-ins here even when shipped ones match the recipe
     segmenter: str = "sam2"  # the self-trained SAM2 stand-in (segment.pretrain), or "grabcut"
     #: The tiny policy's architecture: Qwen3-VL, whose vision tower has learned absolute position
     #: embeddings (Qwen2.5-VL's is rotary only and never localised in any warm-up measured).
@@ -47,14 +60,14 @@ class DemoConfig:
     n_test: int = 120
     image_size: int = 128  # synthetic scene side, pixels
     side: int = 100  # S: the square the policy sees; answers are written in it
-    warmup_steps: int = 400
+    warmup_steps: int = 1500
     warmup_batch_size: int = 16
     warmup_lr: float = 1e-3
-    vision_steps: int = 400  # dense vision-tower pretraining before the answer steps
+    vision_steps: int = 1000  # dense vision-tower pretraining before the answer steps
     box_weight: float = 2.0  # dense objectives during the answer steps (policy.warmup)
     objectness_weight: float = 0.5
     grpo_steps: int = 60
-    grpo_lr: float = 2e-4
+    grpo_lr: float = 5e-5
     temperature: float = 0.7  # rollout sampling temperature (released: 1.0; see docs/demo.md)
     num_generations: int = 8
     prompts_per_step: int = 4  # GRPO groups per step: prompts_per_step x num_generations rollouts
@@ -63,12 +76,15 @@ class DemoConfig:
     threads: int = 1  # torch intra-op threads: tiny models run faster on one
     grid_images: int = 6
 
-    sam2_steps: int = 1500  # training steps of the SAM2 stand-in (segmenter="sam2")
-    sam2_scenes: int = 2000  # its pool of generated training scenes
+    sam2_steps: int = 6000  # training steps of the SAM2 stand-in (segmenter="sam2")
+    sam2_scenes: int = 4000  # its pool of generated training scenes
+    sam2_stride: int = 2  # its patch stride (image embedding: 96 / (4 x stride) tokens a side)
+    sam2_stuff_fraction: float = 0.3  # its prompts asking for a background texture region
+    sam2_two_object_fraction: float = 0.9  # its training scenes with two objects
 
     @property
     def warmup(self) -> WarmupConfig:
-        return WarmupConfig(steps=self.warmup_steps, side=self.side, seed=self.seed,
+        return WarmupConfig(steps=self.warmup_steps, side=self.side, seed=self.pretrain_seed,
                             batch_size=self.warmup_batch_size, learning_rate=self.warmup_lr,
                             vision_steps=self.vision_steps, box_weight=self.box_weight,
                             objectness_weight=self.objectness_weight)  # fmt: skip
@@ -79,16 +95,29 @@ class DemoConfig:
         from segr1.segment.pretrain import PretrainConfig
 
         return PretrainConfig(steps=self.sam2_steps, n_scenes=self.sam2_scenes, side=self.side,
-                              scene_size=self.image_size, seed=self.seed)  # fmt: skip
+                              scene_size=self.image_size, seed=self.pretrain_seed,
+                              stride=self.sam2_stride, stuff_fraction=self.sam2_stuff_fraction,
+                              two_object_fraction=self.sam2_two_object_fraction)  # fmt: skip
+
+    @property
+    def policy_recipe(self) -> dict[str, Any]:
+        """What the warmed-up policy is a function of (recorded in its ``warmup.json``)."""
+        return {"arch": self.arch, "init_seed": self.pretrain_seed,
+                "data": {"seed": self.pretrain_seed, "n_train": self.n_train,
+                         "image_size": self.image_size},
+                "warmup": asdict(self.warmup)}  # fmt: skip
 
 
 FULL = DemoConfig()
 #: The demo's policy settings before the grounding warm-up (tiny Qwen2.5-VL, answer steps
-#: of batch 8 at 2e-3, no dense objectives): benchmarks measured with it pin them, so their
-#: documented commands still give their documented tables.
+#: of batch 8 at 2e-3, no dense objectives, GRPO at 2e-4): benchmarks measured with it pin
+#: them, so their documented commands still give their documented tables.
 MEASURED_POLICY = {"arch": "qwen2_5_vl", "warmup_batch_size": 8,
                    "warmup_lr": 2e-3, "vision_steps": 0, "box_weight": 0.0,
-                   "objectness_weight": 0.0}  # fmt: skip
+                   "objectness_weight": 0.0, "grpo_lr": 2e-4}  # fmt: skip
+#: The SAM2 stand-in those benchmarks used (stride 4, objects and background only).
+MEASURED_SEGMENTER = {"sam2_steps": 1500, "sam2_stride": 4, "sam2_stuff_fraction": 0.0,
+                      "sam2_two_object_fraction": 0.2}  # fmt: skip
 QUICK = replace(FULL, n_train=16, n_test=6, image_size=64, warmup_steps=10, grpo_steps=3,
                 vision_steps=5, warmup_batch_size=8,
                 num_generations=4, prompts_per_step=1, max_completion_length=48,
@@ -142,13 +171,54 @@ def build_data(cfg: DemoConfig, root: Path, empty_fraction: float | None = None)
 SEGMENTERS = ("sam2", "grabcut")
 
 
+#: The shipped stand-ins (``segmenter``: SAM2 stand-in, ``policy``: warmed-up tiny policy).
+SHIPPED = Path(__file__).resolve().parent / "assets" / "demo"
+POLICY_RECORD = "warmup.json"
+WEIGHTS = "model.safetensors"
+
+
+def _recorded(path: Path, key: str) -> Any:
+    try:
+        return json.loads(path.read_text()).get(key)
+    except (OSError, ValueError):
+        return None
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def shipped_models(cfg: DemoConfig, root: Path = SHIPPED) -> dict[str, Path]:
+    """The shipped stand-ins ``cfg`` may use instead of building them: ``{"segmenter": dir,
+    "policy": dir}`` for each whose recorded recipe equals ``cfg``'s (none with ``rebuild``)."""
+    if cfg.rebuild:
+        return {}
+    from segr1.segment.pretrain import META
+
+    found = {}
+    if _recorded(root / "segmenter" / META, "config") == _as_json(asdict(cfg.sam2)):
+        found["segmenter"] = root / "segmenter"
+    if _recorded(root / "policy" / POLICY_RECORD, "recipe") == _as_json(cfg.policy_recipe):
+        found["policy"] = root / "policy"
+    return {k: v for k, v in found.items() if (v / WEIGHTS).exists()}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
-    """The segmenter name every later stage loads: ``grabcut``, or the folder of the SAM2
-    stand-in this stage trains (reused when it holds one of the same configuration)."""
+    """The segmenter name every later stage loads: ``grabcut``, the shipped SAM2 stand-in when
+    its recipe is ``cfg.sam2``'s, or the folder of the stand-in this stage trains (reused when
+    it holds one of the same configuration)."""
     if cfg.segmenter == "grabcut":
         return "grabcut"
     if cfg.segmenter != "sam2":
         raise ValueError(f"segmenter={cfg.segmenter!r}; choose one of {', '.join(SEGMENTERS)}")
+    shipped = shipped_models(cfg).get("segmenter")
+    if shipped is not None:
+        print(f"using the shipped SAM2 stand-in {shipped} (segr1 demo --rebuild builds it here)")
+        return str(shipped)
     from segr1.segment.pretrain import pretrain_sam2
 
     return str(pretrain_sam2(out / "segmenter", cfg.sam2))
@@ -157,17 +227,73 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
 def build_policy(
     cfg: DemoConfig, out: Path, train, warm: WarmupConfig | None = None, name: str = "warmup"
 ) -> Path:
-    """The tiny policy (``out/policy/base``) warmed up with ``warm`` (default ``cfg.warmup``)
-    into ``out/policy/<name>``; each is reused when already saved."""
+    """The tiny policy (``out/policy/base``, seeded by ``pretrain_seed``) warmed up on ``train``
+    with ``warm`` (default ``cfg.warmup``) into ``out/policy/<name>``, with a ``warmup.json``
+    record (recipe, seconds, weights' sha256) written last; each is reused when complete."""
     from segr1.policy import build_tiny_policy
     from segr1.policy.warmup import warmup
 
     base, done = out / "policy" / "base", out / "policy" / name
     if not (base / "config.json").exists():
-        build_tiny_policy(base, arch=cfg.arch, seed=cfg.seed)
-    if not (done / "config.json").exists():
+        build_tiny_policy(base, arch=cfg.arch, seed=cfg.pretrain_seed)
+    if not (done / POLICY_RECORD).exists():
+        t0 = time.perf_counter()
         warmup(base, train, done, warm or cfg.warmup)
+        recipe = cfg.policy_recipe
+        if warm is not None:
+            recipe["warmup"] = asdict(warm)
+        record = {"what": "segr1.demo: tiny policy + supervised warm-up (stand-in for an LMM's "
+                          "pretraining)", "recipe": recipe,
+                  "seconds": round(time.perf_counter() - t0, 2), "torch_threads": cfg.threads,
+                  "sha256": sha256(done / WEIGHTS)}  # fmt: skip
+        (done / POLICY_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return done
+
+
+def pretrain_split(cfg: DemoConfig, out: Path, train):
+    """The training split the warm-up reads: the demo's own when ``seed == pretrain_seed``,
+    else the ``pretrain_seed`` data (built in ``out/pretrain_data``)."""
+    if cfg.seed == cfg.pretrain_seed:
+        return train
+    from segr1.data.registry import load_dataset
+
+    root = out / "pretrain_data"
+    build_data(replace(cfg, seed=cfg.pretrain_seed), root)
+    return load_dataset("synth", root, split="train")
+
+
+def stand_in_policy(cfg: DemoConfig, out: Path, train) -> Path:
+    """The warmed-up policy: the shipped one when its recipe is ``cfg``'s, else built here."""
+    shipped = shipped_models(cfg).get("policy")
+    if shipped is not None:
+        print(f"using the shipped warmed-up policy {shipped} (segr1 demo --rebuild builds it here)")
+        return shipped
+    return build_policy(cfg, out, pretrain_split(cfg, out, train))
+
+
+def compare_with_shipped(
+    cfg: DemoConfig, out: Path, built: dict[str, Path], root: Path = SHIPPED
+) -> dict[str, Any]:
+    """After ``--rebuild``: each rebuilt model's weights against the shipped model of the same
+    recipe (``identical``: same bytes), written to ``out/rebuild.json`` and returned."""
+    shipped = shipped_models(replace(cfg, rebuild=False), root)
+    result: dict[str, Any] = {}
+    for name, folder in built.items():
+        ref = shipped.get(name)
+        mine = sha256(Path(folder) / WEIGHTS)
+        row: dict[str, Any] = {"rebuilt": str(folder), "sha256": mine}
+        if ref is None:
+            row["shipped"] = None  # no shipped model has this recipe
+        else:
+            theirs = sha256(ref / WEIGHTS)
+            row.update(shipped=str(ref), shipped_sha256=theirs, identical=mine == theirs)
+        result[name] = row
+        verdict = ("no shipped model of this recipe" if ref is None else
+                   "identical to the shipped one" if row["identical"] else
+                   "DIFFERS from the shipped one")  # fmt: skip
+        print(f"rebuilt {name}: {verdict}")
+    (out / "rebuild.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 def evaluate_policy(
@@ -193,7 +319,7 @@ def _load(model: Path):
 def segmenter_label(cfg: DemoConfig) -> str:
     if cfg.segmenter == "grabcut":
         return "GrabCut (OpenCV, weights-free)"
-    return "tiny SAM2 trained by the demo (stand-in for SAM2's pretraining)"
+    return "tiny SAM2 trained by segr1 (stand-in for SAM2's pretraining)"
 
 
 def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path, segmenter: str) -> list[str]:
@@ -256,7 +382,12 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     seg_name = build_frozen_segmenter(cfg, out)
     segmenter = build_segmenter(seg_name)
     _stage("3/6 tiny policy + supervised warm-up (stand-in for pretraining)")
-    warm = build_policy(cfg, out, train)
+    warm = stand_in_policy(cfg, out, train)
+    if cfg.rebuild:
+        built = {"policy": warm} | (
+            {"segmenter": Path(seg_name)} if cfg.segmenter == "sam2" else {}
+        )
+        compare_with_shipped(cfg, out, built)
     _stage("4/6 evaluation before RL")
     before = evaluate_policy(cfg, warm, test, out / "eval_before", segmenter)
     _stage("5/6 GRPO (pure RL from mask quality)")
@@ -264,11 +395,15 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     _stage("6/6 evaluation after RL")
     after = evaluate_policy(cfg, final, test, out / "eval_after", segmenter)
     report = write_report(cfg, out, test, before, after, history, time.perf_counter() - t0,
-                          segmenter, segmenter_label(cfg), seg_name)  # fmt: skip
+                          segmenter, segmenter_label(cfg), seg_name, warm)  # fmt: skip
     print(f"\nreport: {report / 'report.md'}")
     return report
 
 
 def command_line(cfg: DemoConfig, quick: bool) -> str:
     words = ["segr1", "demo", "--out", cfg.out, "--seed", str(cfg.seed)]
+    if cfg.segmenter != FULL.segmenter:
+        words += ["--segmenter", cfg.segmenter]
+    if cfg.rebuild:
+        words.append("--rebuild")
     return shlex.join([*words, "--quick"] if quick else words)

@@ -187,12 +187,36 @@ def _grounding_line(name: str, g: dict, r: dict) -> str:
     )
 
 
+def provenance(out: Path, warm: Path, segmenter_spec: str) -> str:
+    """Where the two pretraining stand-ins came from (shipped or built by this run), with the
+    rebuild's byte comparison when there was one."""
+    from segr1.demo import SHIPPED
+
+    def where(path: Path) -> str:
+        p = Path(path).resolve()
+        return "shipped (segr1/assets/demo)" if p.is_relative_to(SHIPPED) else f"built in {path}"
+
+    parts = [f"warmed-up policy: {where(warm)}"]
+    if segmenter_spec != "grabcut":
+        parts.append(f"SAM2 stand-in: {where(Path(segmenter_spec))}")
+    rebuilt = out / "rebuild.json"
+    if rebuilt.exists():
+        for name, row in json.loads(rebuilt.read_text()).items():
+            if row.get("shipped") is None:
+                parts.append(f"rebuilt {name}: no shipped model of this recipe")
+            else:
+                same = "byte for byte identical to" if row["identical"] else "DIFFERENT from"
+                parts.append(f"rebuilt {name}: {same} the shipped one")
+    return "Stand-ins: " + "; ".join(parts) + "."
+
+
 def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[dict],
                  seconds: float, segmenter, segmenter_name: str,
-                 segmenter_spec: str) -> Path:  # fmt: skip
+                 segmenter_spec: str, warm: Path | None = None) -> Path:  # fmt: skip
     """Write ``out/report`` from the run's outputs; ``segmenter`` (the frozen one the run used,
     described as ``segmenter_name``, loaded from ``segmenter_spec``) scores the two no-policy
-    reference rows."""
+    reference rows; ``warm`` is the warmed-up policy RL started from (default
+    ``out/policy/warmup``)."""
     from segr1.demo import command_line, grpo_args
     from segr1.demo_grounding import describe_change, grounding_row, hack_flags
 
@@ -202,7 +226,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     grid = pick_grid_samples(test, cfg.grid_images)
     plot_grid(grid, out / "eval_before", out / "eval_after", cfg.side, rep / "grid.png")
     delta = after["metrics"]["Sm"] - before["metrics"]["Sm"]
-    warm = out / "policy" / "warmup"
+    warm = Path(warm) if warm is not None else out / "policy" / "warmup"
     s_image = {k: per_image_s(test, out / f"eval_{k}") for k in ("before", "after")}
     kinds = {k: per_kind(test, scores) for k, scores in s_image.items()}
     ground = {k: grounding_row(test, out / f"eval_{k}", cfg.side) for k in ("before", "after")}
@@ -221,9 +245,12 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "",
         f"Held-out synthetic test split: {before['count']} images "
         f"({'quick run: too few images for a conclusion' if quick else 'seeded, generated'}). "
-        f"Policy: tiny {cfg.arch} (random init + supervised warm-up, "
-        f"{cfg.warmup_steps} steps), segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
+        f"Policy: tiny {cfg.arch} (random init + supervised warm-up: "
+        f"{cfg.vision_steps} vision-tower steps, {cfg.warmup_steps} answer steps), "
+        f"segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
         f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min.",
+        "",
+        provenance(out, warm, segmenter_spec),
         "",
         "## Masks",
         "",
