@@ -98,3 +98,17 @@ def test_the_shipped_segmenter_pays_for_the_object_s_position():
     assert iou["true-box"] > 0.6, iou
     assert iou["whole-frame"] < 0.15 and iou["mirrored-box"] < iou["true-box"] / 3, iou
     assert iou["central-answer"] < iou["true-box"] - 0.15, iou
+
+
+def test_the_warm_up_reads_the_pretrain_seed_s_data(tmp_path):
+    from segr1.data.registry import load_dataset
+
+    cfg = replace(QUICK, seed=0)
+    demo.build_data(cfg, tmp_path / "data")
+    train = load_dataset("synth", tmp_path / "data", split="train")
+    assert demo.pretrain_split(cfg, tmp_path, train) is train  # same seed: the demo's own split
+    other = demo.pretrain_split(replace(cfg, pretrain_seed=1), tmp_path, train)
+    meta = json.loads((tmp_path / "pretrain_data" / "meta.json").read_text())
+    assert meta["seed"] == 1 and len(other) == len(train)
+    first = [s.load_image() for s in (train[0], other[0])]
+    assert not (first[0].shape == first[1].shape and (first[0] == first[1]).all())
