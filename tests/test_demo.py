@@ -64,6 +64,14 @@ def test_demo_quick_with_grabcut(tmp_path):
     assert any("reward" in h for h in history)
 
 
+def test_demo_refuses_a_file_as_its_output_folder(tmp_path):
+    target = tmp_path / "report.txt"
+    target.write_text("keep me")
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(target)])
+    assert res.exit_code == 2 and "is a file" in res.output
+    assert target.read_text() == "keep me"
+
+
 @pytest.mark.slow
 def test_demo_full_improves_held_out_s_measure(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])

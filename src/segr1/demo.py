@@ -370,6 +370,8 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
 
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (new, or a demo run to continue)")
     out.mkdir(parents=True, exist_ok=True)
     check_same_run(cfg, out / "demo_config.json")
     (out / "demo_config.json").write_text(json.dumps(asdict(cfg), indent=1))
