@@ -227,13 +227,14 @@ def pool_scene(scene: Scene, side: int, grid: int, stuff: bool = False) -> PoolS
     from segr1.rewards import as_rgb
 
     segs = scene_segments(scene, stuff)
+    small = [resize_mask(s, (side, side)) for s in segs]
     n_objects = len(scene.boxes) + (len(scene.boxes) > 1)
-    segs = [segs[i] for i in range(len(segs)) if i < n_objects or resize_mask(
-        segs[i], (side, side)).any()]  # fmt: skip
+    keep = [i for i in range(len(segs)) if i < n_objects or small[i].any()]  # stuff must survive
+    segs = [segs[i] for i in keep]
     scale = side / scene.mask.shape[1]
     return PoolScene(
         image=as_rgb(scene.image, side),
-        masks=np.stack([resize_mask(s, (side, side)) for s in segs]),
+        masks=np.stack([small[i] for i in keep]),
         targets=np.stack([cv2.resize(s.astype(np.float32), (grid, grid),
                                      interpolation=cv2.INTER_AREA) for s in segs]),
         boxes=np.stack([tight_box(s) * scale for s in segs]),  # every segment has pixels
