@@ -45,6 +45,8 @@ def _check_report(out):
         assert g["mean_box_iou"] == pytest.approx(sum(g["box_iou_per_image"]) / n_objects)
         assert 1 <= g["distinct"] <= g["n"]
         assert f"{g['mean_box_iou']:.3f}" in text
+        side = g["median_side_ratio"]
+        assert (f"{side:.2f}" if side > 0 else "| - |") in text
     box = summary["paired_box_iou_change"]
     assert box["better"] + box["worse"] + box["equal"] == n_objects
     assert isinstance(summary["flags"], list)
@@ -85,9 +87,8 @@ def test_demo_full_improves_held_out_s_measure(tmp_path):
     # ... and RL finds no whole-frame or constant answer
     after = summary["grounding"]["after"]
     assert after["whole_frame_share"] <= 0.05 and after["distinct_share"] >= 0.5
-    # S-measure and box IoU rising after RL is the target, not met at this scale
-    # (docs/demo.md: box IoU fell in all three measured seeds), so it is not asserted; a fall
-    # of box IoU next to a rising mask score must be flagged as what it is
-    s_rose = summary["paired_Sm_change"]["ci95"][0] > 0.0
-    box_fell = summary["paired_box_iou_change"]["ci95"][1] < 0.0
-    assert (s_rose and box_fell) == any("box IoU fell" in f for f in summary["flags"])
+    # RL sharpens the loose boxes the warm-up leaves: S-measure and box IoU both rise, each
+    # paired 95 % interval above zero (docs/demo.md: three seeds), and no hack flag is raised
+    assert summary["paired_Sm_change"]["ci95"][0] > 0.0, summary["paired_Sm_change"]
+    assert summary["paired_box_iou_change"]["ci95"][0] > 0.0, summary["paired_box_iou_change"]
+    assert summary["flags"] == []

@@ -48,6 +48,9 @@ def test_other_recipes_and_rebuild_do_not_use_the_shipped_models():
     assert set(shipped_models(replace(FULL, seed=2))) == {"segmenter", "policy"}
     only_policy = shipped_models(replace(FULL, sam2_steps=FULL.sam2_steps + 1))
     assert set(only_policy) == {"policy"}
+    # tight warm-up targets (the contrast in docs/demo.md) are another policy, same segmenter
+    only_segmenter = shipped_models(replace(FULL, warmup_box_scale=1.0))
+    assert set(only_segmenter) == {"segmenter"}
 
 
 def _build(cfg, out, train):

@@ -35,6 +35,11 @@ def test_grounding_stats_on_hand_made_answers():
     assert s.mean_box_iou == pytest.approx((1 + 0.5 + 0.2) / 3)
     assert s.distinct == 3 and s.distinct_share == 0.75
     assert s.whole_frame_share == 0.5 and s.no_box == 0
+    # box / object side over the 3 images with both boxes: sqrt of 1, 0.5 and 5 -> median 1
+    assert s.median_side_ratio == pytest.approx(1.0)
+    loose = grounding_stats([[0, 0, 65, 65]], [[0, 0, 50, 50]], side)
+    assert loose.median_side_ratio == pytest.approx(1.3)
+    assert grounding_stats([None], [[0, 0, 50, 50]], side).median_side_ratio == 0.0
 
 
 def test_grounding_stats_constant_answer_and_missing_boxes():

@@ -30,6 +30,24 @@ def test_default_target_is_unchanged():
     ]
 
 
+def test_box_scale_loosens_the_target_about_the_object():
+    """``box_scale`` 1.3 (the demo's): without jitter each side of the target box is 1.3 times
+    the object's, about the same centre; the object points stay on the object and the
+    background point falls outside the loose box."""
+    mask = _mask(60)
+    text = noisy_answer(mask, np.random.default_rng(0),
+                        WarmupConfig(side=60, box_noise=0.0, box_scale=1.3))  # fmt: skip
+    answer = get_format("seg-r1").parse(text)
+    x1, y1, x2, y2 = answer.boxes[0]
+    # tight box [5, 10, 30, 25] (25 x 15): 1.3x about its centre adds 3.75 px on each side
+    # horizontally and 2.25 px vertically, [1.25, 7.75, 33.75, 27.25], then rounded
+    assert (x1, x2) == (1, 34) and (y1, y2) == (8, 27)
+    obj = [p for p, label in zip(answer.points, answer.labels, strict=True) if label == 1]
+    assert obj and all(mask[y, x] for x, y in obj)
+    ((bx, by),) = [p for p, label in zip(answer.points, answer.labels, strict=True) if label == 0]
+    assert not (x1 <= bx <= x2 and y1 <= by <= y2)
+
+
 @pytest.mark.parametrize(("name", "n_fg"), [("seg-r1", 2), ("seg-zero", 2), ("vision-reasoner", 1)])
 def test_target_parses_back_to_the_drawn_prompts(name, n_fg):
     """Same seed, two formats: the same noisy box and object points; the JSON formats drop the

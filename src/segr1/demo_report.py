@@ -179,11 +179,17 @@ def _row(name: str, r: dict) -> str:
     return f"| {name} | " + " | ".join(cells) + f" | {usable} |"
 
 
+def _side_ratio(g: dict) -> str:
+    """The median box / object side, or "-" when no image had both boxes."""
+    return f"{g['median_side_ratio']:.2f}" if g["median_side_ratio"] > 0 else "-"
+
+
 def _grounding_line(name: str, g: dict, r: dict) -> str:
     m = r["metrics"]
     return (
         f"| {name} | {g['mean_box_iou']:.3f} | {g['distinct']} / {g['n']} | "
-        f"{g['whole_frame_share']:.1%} | {g['no_box']} | {m['Sm']:.4f} | {m['IoU']:.4f} |"
+        f"{_side_ratio(g)} | {g['whole_frame_share']:.1%} | {g['no_box']} | "
+        f"{m['Sm']:.4f} | {m['IoU']:.4f} |"
     )
 
 
@@ -246,7 +252,13 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         f"Held-out synthetic test split: {before['count']} images "
         f"({'quick run: too few images for a conclusion' if quick else 'seeded, generated'}). "
         f"Policy: tiny {cfg.arch} (random init + supervised warm-up: "
-        f"{cfg.vision_steps} vision-tower steps, {cfg.warmup_steps} answer steps), "
+        f"{cfg.vision_steps} vision-tower steps, {cfg.warmup_steps} answer steps"
+        + (
+            f" with target boxes {cfg.warmup_box_scale:g} times the object's side"
+            if cfg.warmup_box_scale != 1.0
+            else ""
+        )
+        + "), "
         f"segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
         f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min.",
         "",
@@ -283,15 +295,19 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "## Grounding",
         "",
         "The policy's first box against the ground-truth box, in the S x S frame "
-        "(whole-frame: the box covers more than 90 % of the frame).",
+        "(box / object side: the median of sqrt(box area / ground-truth box area), 1.00 is the "
+        "object's size; whole-frame: the box covers more than 90 % of the frame).",
         "",
-        "| policy | mean box IoU ↑ | distinct boxes | whole-frame boxes | no box | S-measure ↑ "
-        "| IoU ↑ |",
-        "|---|---|---|---|---|---|---|",
+        "| policy | mean box IoU ↑ | distinct boxes | box / object side | whole-frame boxes "
+        "| no box | S-measure ↑ | IoU ↑ |",
+        "|---|---|---|---|---|---|---|---|",
         _grounding_line("before RL", ground["before"], before),
         _grounding_line("after RL", ground["after"], after),
         "",
-        describe_change("Mean box IoU", box_paired, digits=3),
+        describe_change("Mean box IoU", box_paired, digits=3)
+        + " The median box side over the object's: {} before RL, {} after.".format(
+            *(_side_ratio(ground[k]) for k in ("before", "after"))
+        ),
         "",
         "**Reward-hack flags:** "
         + ("none raised." if not flags else "")

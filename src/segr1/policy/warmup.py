@@ -49,6 +49,9 @@ class WarmupConfig:
     batch_size: int = 8
     learning_rate: float = 2e-3
     box_noise: float = 0.15
+    #: target boxes scaled about their centre before the jitter (1.0: the tight box; 1.3: each
+    #: side 30 % longer, the loose boxes of a roughly grounded model)
+    box_scale: float = 1.0
     n_fg: int = 2
     n_bg: int = 1
     side: int = 224
@@ -88,6 +91,10 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
         return fmt.format_answer(Answer(think=cfg.think, abstain=True)) if cfg.abstain else None
     s = cfg.side
     w, h = box[2] - box[0], box[3] - box[1]
+    if cfg.box_scale != 1.0:
+        half = (cfg.box_scale - 1.0) / 2 * np.array([w, h])
+        box = box + np.concatenate([-half, half])
+        w, h = w * cfg.box_scale, h * cfg.box_scale
     box = box + rng.normal(0.0, cfg.box_noise, 4) * np.array([w, h, w, h])
     box = np.clip(np.round(box), 0, s - 1).astype(int)
     x1, x2 = sorted((box[0], box[2]))
