@@ -74,6 +74,19 @@ def test_demo_refuses_a_file_as_its_output_folder(tmp_path):
     assert target.read_text() == "keep me"
 
 
+def test_the_report_command_line_names_every_non_default_stand_in_setting():
+    from dataclasses import replace
+
+    from segr1.demo import FULL, command_line
+
+    assert command_line(FULL, quick=False) == "segr1 demo --out demo_out --seed 0"
+    cfg = replace(FULL, seed=2, pretrain_seed=1, warmup_box_scale=1.0, segmenter="grabcut")
+    words = command_line(cfg, quick=True).split()
+    assert words[words.index("--pretrain-seed") + 1] == "1"
+    assert words[words.index("--warmup-box-scale") + 1] == "1"
+    assert words[words.index("--segmenter") + 1] == "grabcut" and words[-1] == "--quick"
+
+
 @pytest.mark.slow
 def test_demo_full_improves_held_out_s_measure(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
