@@ -45,8 +45,9 @@ def _check_report(out):
         assert g["mean_box_iou"] == pytest.approx(sum(g["box_iou_per_image"]) / n_objects)
         assert 1 <= g["distinct"] <= g["n"]
         assert f"{g['mean_box_iou']:.3f}" in text
-        side = g["median_side_ratio"]
-        assert (f"{side:.2f}" if side > 0 else "| - |") in text
+        side = g["median_side_ratio"]  # the table's fourth column
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| {stage} RL |")]
+        assert row.split(" | ")[3] == ("-" if side is None else f"{side:.2f}")
     box = summary["paired_box_iou_change"]
     assert box["better"] + box["worse"] + box["equal"] == n_objects
     assert isinstance(summary["flags"], list)
@@ -83,7 +84,7 @@ def test_the_report_command_line_names_every_non_default_stand_in_setting():
     cfg = replace(FULL, seed=2, pretrain_seed=1, warmup_box_scale=1.0, segmenter="grabcut")
     words = command_line(cfg, quick=True).split()
     assert words[words.index("--pretrain-seed") + 1] == "1"
-    assert words[words.index("--warmup-box-scale") + 1] == "1"
+    assert words[words.index("--warmup-box-scale") + 1] == "1.0"
     assert words[words.index("--segmenter") + 1] == "grabcut" and words[-1] == "--quick"
 
 

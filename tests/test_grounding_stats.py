@@ -35,11 +35,23 @@ def test_grounding_stats_on_hand_made_answers():
     assert s.mean_box_iou == pytest.approx((1 + 0.5 + 0.2) / 3)
     assert s.distinct == 3 and s.distinct_share == 0.75
     assert s.whole_frame_share == 0.5 and s.no_box == 0
-    # box / object side over the 3 images with both boxes: sqrt of 1, 0.5 and 5 -> median 1
+    # box / object side over the 3 images with both boxes: sqrt of 1, 0.5 and 5
     assert s.median_side_ratio == pytest.approx(1.0)
-    loose = grounding_stats([[0, 0, 65, 65]], [[0, 0, 50, 50]], side)
-    assert loose.median_side_ratio == pytest.approx(1.3)
-    assert grounding_stats([None], [[0, 0, 50, 50]], side).median_side_ratio == 0.0
+
+
+def test_median_side_ratio_edge_cases():
+    side = 100
+    ratio = lambda boxes, gts: grounding_stats(boxes, gts, side).median_side_ratio  # noqa: E731
+    assert ratio([[0, 0, 65, 65]], [[0, 0, 50, 50]]) == pytest.approx(1.3)
+    assert ratio([[0, 0, 80, 80]] * 2 + [[0, 0, 45, 45]], [[0, 0, 50, 50]] * 3) == pytest.approx(
+        1.6
+    )
+    assert ratio([[65, 65, 0, 0]], [[50, 50, 0, 0]]) == pytest.approx(1.3)  # reversed corners
+    # both boxes clipped to the frame: a box spilling over a whole-frame object is 1.0
+    assert ratio([[-50, -50, 150, 150]], [[0, 0, 100, 100]]) == pytest.approx(1.0)
+    assert ratio([[5, 5, 5, 30]], [[0, 0, 10, 10]]) == 0.0  # a box of no area
+    assert ratio([None], [[0, 0, 50, 50]]) is None  # no image with both boxes
+    assert ratio([[0, 0, 50, 50]], [None]) is None
 
 
 def test_grounding_stats_constant_answer_and_missing_boxes():

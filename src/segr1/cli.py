@@ -191,14 +191,16 @@ def demo(
         help="Seed of the stand-ins (SAM2 stand-in, policy init, warm-up and its data); the "
         "shipped ones are seed 0, any other seed builds its own in OUT.",
     ),
-    warmup_box_scale: float = typer.Option(
-        1.3,
+    warmup_box_scale: float | None = typer.Option(
+        None,
         "--warmup-box-scale",
         min=0.5,
         max=3.0,
-        help="Side of the warm-up's target boxes over the object's: 1.3 (shipped) leaves a "
-        "policy whose boxes sit on the objects but loosely, which RL tightens; 1.0 (tight "
-        "targets) builds its own policy in OUT (about 30 minutes), the contrast in docs/demo.md.",
+        show_default=False,
+        help="Side of the warm-up's target boxes over the object's. Default 1.3, the shipped "
+        "policy: boxes on the objects but loose, which RL tightens. Any other value builds its "
+        "own policy in OUT (about 30 minutes); 1.0 (tight targets) is the contrast in "
+        "docs/demo.md.",
     ),
 ) -> None:
     """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""
@@ -209,8 +211,9 @@ def demo(
     if segmenter not in SEGMENTERS:
         _fail(ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}"))
     cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter,
-                  rebuild=rebuild, pretrain_seed=pretrain_seed,
-                  warmup_box_scale=warmup_box_scale)  # fmt: skip
+                  rebuild=rebuild, pretrain_seed=pretrain_seed)  # fmt: skip
+    if warmup_box_scale is not None:
+        cfg = replace(cfg, warmup_box_scale=warmup_box_scale)
     try:
         report = run_demo(cfg)
     except ValueError as err:

@@ -115,13 +115,13 @@ class DemoConfig:
 
 FULL = DemoConfig()
 #: The demo's policy settings before the grounding warm-up (tiny Qwen2.5-VL, answer steps
-#: of batch 8 at 2e-3 on tight target boxes, no dense objectives, GRPO at 2e-4 with 4 groups
-#: per step): benchmarks measured with it pin them, so their documented commands still give
-#: their documented tables.
+#: of batch 8 at 2e-3 on tight target boxes, no dense objectives, GRPO at 2e-4; those
+#: benchmarks set their GRPO groups per step themselves): benchmarks measured with it pin
+#: them, so their documented commands still give their documented tables.
 MEASURED_POLICY = {"arch": "qwen2_5_vl", "warmup_batch_size": 8,
                    "warmup_lr": 2e-3, "vision_steps": 0, "box_weight": 0.0,
                    "objectness_weight": 0.0, "grpo_lr": 2e-4,
-                   "warmup_box_scale": 1.0, "prompts_per_step": 4}  # fmt: skip
+                   "warmup_box_scale": 1.0}  # fmt: skip
 #: The SAM2 stand-in those benchmarks used (stride 4, objects and background only).
 MEASURED_SEGMENTER = {"sam2_steps": 1500, "sam2_stride": 4, "sam2_stuff_fraction": 0.0,
                       "sam2_two_object_fraction": 0.2}  # fmt: skip
@@ -418,5 +418,5 @@ def command_line(cfg: DemoConfig, quick: bool) -> str:
     if cfg.pretrain_seed != FULL.pretrain_seed:
         words += ["--pretrain-seed", str(cfg.pretrain_seed)]
     if cfg.warmup_box_scale != FULL.warmup_box_scale:
-        words += ["--warmup-box-scale", f"{cfg.warmup_box_scale:g}"]
+        words += ["--warmup-box-scale", str(cfg.warmup_box_scale)]
     return shlex.join([*words, "--quick"] if quick else words)

@@ -181,7 +181,8 @@ def _row(name: str, r: dict) -> str:
 
 def _side_ratio(g: dict) -> str:
     """The median box / object side, or "-" when no image had both boxes."""
-    return f"{g['median_side_ratio']:.2f}" if g["median_side_ratio"] > 0 else "-"
+    ratio = g.get("median_side_ratio")
+    return "-" if ratio is None else f"{ratio:.2f}"
 
 
 def _grounding_line(name: str, g: dict, r: dict) -> str:
@@ -254,7 +255,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         f"Policy: tiny {cfg.arch} (random init + supervised warm-up: "
         f"{cfg.vision_steps} vision-tower steps, {cfg.warmup_steps} answer steps"
         + (
-            f" with target boxes {cfg.warmup_box_scale:g} times the object's side"
+            f" with target boxes {cfg.warmup_box_scale} times the object's side"
             if cfg.warmup_box_scale != 1.0
             else ""
         )
@@ -304,10 +305,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         _grounding_line("before RL", ground["before"], before),
         _grounding_line("after RL", ground["after"], after),
         "",
-        describe_change("Mean box IoU", box_paired, digits=3)
-        + " The median box side over the object's: {} before RL, {} after.".format(
-            *(_side_ratio(ground[k]) for k in ("before", "after"))
-        ),
+        describe_change("Mean box IoU", box_paired, digits=3),
         "",
         "**Reward-hack flags:** "
         + ("none raised." if not flags else "")

@@ -17,9 +17,10 @@ scaled into the S x S frame), or None when the ground truth is empty.
 * ``whole_frame_share``: share of ALL images whose box, clipped to the frame, covers more than
   :data:`WHOLE_FRAME` of it (the reward hack of box-prompting RL);
 * ``no_box``: images whose answer had no box;
-* ``median_side_ratio``: over the images with both boxes, the median of
-  ``sqrt(policy box area / ground-truth box area)`` - the box's side over the object box's
-  (1.0: the object's size; 1.3: each side 30 % longer; 0.0 when no image has both).
+* ``median_side_ratio``: over the images with both boxes (each clipped to the frame, the
+  ground-truth box not empty), the median of ``sqrt(policy box area / ground-truth box
+  area)`` - the box's side over the object box's (1.0: the object's size; 1.3: each side 30 %
+  longer; 0.0 for a box of no area); None when no image has both.
 """
 
 from __future__ import annotations
@@ -61,15 +62,15 @@ def mask_box(mask: np.ndarray, side: int | None = None) -> list[float] | None:
     return [box[0] * side / w, box[1] * side / h, box[2] * side / w, box[3] * side / h]
 
 
-def _area(box: Box) -> float:
-    x1, y1, x2, y2 = _ordered(box)
+def clipped_area(box: Box, side: int) -> float:
+    """Area of ``box`` clipped to the S x S frame."""
+    x1, y1, x2, y2 = (min(max(v, 0.0), float(side)) for v in _ordered(box))
     return (x2 - x1) * (y2 - y1)
 
 
 def box_area_share(box: Box, side: int) -> float:
     """Share of the S x S frame that ``box``, clipped to the frame, covers."""
-    x1, y1, x2, y2 = (min(max(v, 0.0), float(side)) for v in _ordered(box))
-    return (x2 - x1) * (y2 - y1) / float(side * side)
+    return clipped_area(box, side) / float(side * side)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class GroundingStats:
     distinct_share: float  # distinct / n
     whole_frame_share: float  # boxes covering > WHOLE_FRAME of the frame / n
     no_box: int  # answers without a box
-    median_side_ratio: float = 0.0  # median sqrt(box area / ground-truth box area)
+    median_side_ratio: float | None = None  # median sqrt(box area / ground-truth box area)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,9 +102,9 @@ def grounding_stats(
         if gt is not None
     ]
     ratios = [
-        np.sqrt(_area(box) / _area(gt))
+        np.sqrt(clipped_area(box, side) / clipped_area(gt, side))
         for box, gt in zip(boxes, gt_boxes, strict=True)
-        if box is not None and gt is not None and _area(gt) > 0
+        if box is not None and gt is not None and clipped_area(gt, side) > 0
     ]
     keys = {None if b is None else tuple(float(v) for v in b) for b in boxes}
     whole = sum(b is not None and box_area_share(b, side) > WHOLE_FRAME for b in boxes)
@@ -115,5 +116,5 @@ def grounding_stats(
         distinct_share=len(keys) / n if n else 0.0,
         whole_frame_share=whole / n if n else 0.0,
         no_box=sum(b is None for b in boxes),
-        median_side_ratio=float(np.median(ratios)) if ratios else 0.0,
+        median_side_ratio=float(np.median(ratios)) if ratios else None,
     )
