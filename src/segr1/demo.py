@@ -191,21 +191,18 @@ def _recorded(path: Path, key: str) -> Any:
         return None
 
 
-def _as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
 def shipped_models(cfg: DemoConfig, root: Path = SHIPPED) -> dict[str, Path]:
     """The shipped stand-ins ``cfg`` may use instead of building them: ``{"segmenter": dir,
     "policy": dir}`` for each whose recorded recipe equals ``cfg``'s (none with ``rebuild``)."""
     if cfg.rebuild:
         return {}
-    from segr1.segment.pretrain import META
+    from segr1.segment.pretrain import holds_standin
 
     found = {}
-    if _recorded(root / "segmenter" / META, "config") == _as_json(asdict(cfg.sam2)):
+    if holds_standin(root / "segmenter", cfg.sam2):
         found["segmenter"] = root / "segmenter"
-    if _recorded(root / "policy" / POLICY_RECORD, "recipe") == _as_json(cfg.policy_recipe):
+    recipe = json.loads(json.dumps(cfg.policy_recipe))  # as the record holds it (lists, not tuples)
+    if _recorded(root / "policy" / POLICY_RECORD, "recipe") == recipe:
         found["policy"] = root / "policy"
     return {k: v for k, v in found.items() if (v / WEIGHTS).exists()}
 

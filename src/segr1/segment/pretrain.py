@@ -435,6 +435,16 @@ def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
 META = "pretrain.json"
 
 
+def holds_standin(folder: str | Path, cfg: PretrainConfig) -> bool:
+    """Whether ``folder`` holds a finished stand-in (its ``pretrain.json`` written last) whose
+    recorded config is ``cfg``."""
+    try:
+        recorded = json.loads((Path(folder) / META).read_text()).get("config")
+    except (OSError, ValueError):
+        return False
+    return recorded == json.loads(json.dumps(asdict(cfg)))
+
+
 def pretrain_sam2(
     out_dir: str | Path,
     config: PretrainConfig | None = None,
@@ -453,7 +463,7 @@ def pretrain_sam2(
     cfg = config or PretrainConfig()
     out = Path(out_dir)
     meta = out / META
-    if not rebuild and meta.exists() and json.loads(meta.read_text()).get("config") == asdict(cfg):
+    if not rebuild and holds_standin(out, cfg):
         if progress:
             print(f"reusing segmenter {out}")
         return out
