@@ -88,6 +88,22 @@ def test_the_report_command_line_names_every_non_default_stand_in_setting():
     assert words[words.index("--segmenter") + 1] == "grabcut" and words[-1] == "--quick"
 
 
+def test_the_benchmarks_pin_the_first_stand_in_and_policy():
+    """formats_compare / refine_compare document results made with the first SAM2 stand-in and
+    the first policy settings; their pins must keep rebuilding exactly those, whatever the
+    demo's defaults become (docs/sam2_standin_measured.md, "the first default")."""
+    from dataclasses import replace
+
+    from segr1.demo import FULL, MEASURED_POLICY, MEASURED_SEGMENTER
+
+    pinned = replace(FULL, **MEASURED_POLICY, **MEASURED_SEGMENTER)
+    sam2 = pinned.sam2
+    assert (sam2.steps, sam2.n_scenes, sam2.stride, sam2.width) == (1500, 2000, 4, 8)
+    assert sam2.hidden in (None, 4 * sam2.width) and sam2.learning_rate == 3e-3
+    assert (sam2.stuff_fraction, sam2.two_object_fraction) == (0.0, 0.2)
+    assert (pinned.arch, pinned.grpo_lr, pinned.warmup_box_scale) == ("qwen2_5_vl", 2e-4, 1.0)
+
+
 @pytest.mark.slow
 def test_demo_full_improves_held_out_s_measure(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
