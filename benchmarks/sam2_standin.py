@@ -15,8 +15,11 @@ splits) through the reward's own path (:func:`measure_iou`), one row per prompt 
 * mirrored box: the true box mirrored through the frame's centre (does the box's POSITION
   matter, or only what is salient?).
 
-Prints a markdown table (IoU over all scenes with an object, and per scene kind), the training
-seconds (one torch thread, from ``pretrain.json``), the parameter count and the command.
+Prints a markdown table (IoU over all scenes with an object, and per scene kind), then the
+true box's IoU per scene kind and object count for the stand-in, GrabCut and a pixel-blind
+reference that never looks at the image (the ellipse inscribed in the box: what the box alone
+tells), then the training seconds (one torch thread, from ``pretrain.json``), the parameter
+count and the command.
 Run: ``python benchmarks/sam2_standin.py [--out runs/sam2-standin] [--scenes 200]``.
 """
 
@@ -26,17 +29,22 @@ import argparse
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 
 from archs import footer
 from segr1.segment import build_segmenter
+from segr1.segment.base import Call, Embedding, Segmenter
 from segr1.segment.grabcut import GrabCutSegmenter
 from segr1.segment.pretrain import (
     PretrainConfig,
     heldout_scenes,
     measure_iou,
+    objects_key,
     pretrain_sam2,
 )
 
@@ -49,6 +57,23 @@ KINDS = (
     "central-answer",
     "mirrored-box",
 )
+
+
+class BoxEllipse(Segmenter):
+    """Pixel-blind reference: the ellipse inscribed in each call's box (no box: nothing)."""
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        return Embedding(size=(image.shape[1], image.shape[0]), data=None)
+
+    def decode(self, embedding: Embedding, calls: Sequence[Call]) -> np.ndarray:
+        w, h = embedding.size
+        out = np.zeros((len(calls), h, w), dtype=np.uint8)  # (C, H, W)
+        for k, call in enumerate(calls):
+            if call.box is not None:
+                x1, y1, x2, y2 = (float(v) for v in call.box)
+                centre, axes = ((x1 + x2) / 2 - 0.5, (y1 + y2) / 2 - 0.5), (x2 - x1, y2 - y1)
+                cv2.ellipse(out[k], (centre, axes, 0.0), 1, -1)
+        return out.astype(bool)
 
 
 def parse_config(pairs: list[str]) -> PretrainConfig:
@@ -107,7 +132,24 @@ def main(argv: list[str] | None = None) -> None:
             cells += [f"{r['IoU']:.3f}"] + [f"{r['by_kind'].get(k, float('nan')):.3f}" for k in by]
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     counts = {k: sum(s.kind == k for s in scenes if s.mask.any()) for k in by}
+    blind = measure_iou(BoxEllipse(), scenes, "true-box", cfg.side)
+    true_box = {**{name: results[name]["true-box"] for name in segmenters},
+                "ellipse in the box (no pixels)": blind}  # fmt: skip
+    groups = list(blind["by_objects"])
+    n_group = {g: sum(objects_key(s.kind, len(s.boxes)) == g for s in scenes if s.mask.any())
+               for g in groups}  # fmt: skip
     lines += [
+        "",
+        "True box, per scene kind and object count (two objects: one box around both):",
+        "",
+        "| scenes | n | " + " | ".join(true_box) + " |",
+        "|" + "---|" * (len(true_box) + 2),
+        *(
+            f"| {g} | {n_group[g]} | "
+            + " | ".join(f"{r['by_objects'][g]:.3f}" for r in true_box.values())
+            + " |"
+            for g in groups
+        ),
         "",
         f"scenes per kind: {counts}",
         f"tiny SAM2: {meta['parameters']:,} parameters, trained in {meta['seconds']:.0f} s "

@@ -18,6 +18,7 @@ from segr1.segment.pretrain import (
     PretrainConfig,
     draw_scenes,
     measure_iou,
+    objects_key,
     pretrain_sam2,
     scene_segments,
     train_sam2,
@@ -178,3 +179,19 @@ def test_stuff_segments_lie_off_the_objects_and_are_asked_for_at_their_share():
         n = len(plain.targets)
         earlier = n - 1 if n == 1 or theirs.random() < 0.15 else int(theirs.integers(n - 1))
         assert choose_segment(plain, PretrainConfig(stuff_fraction=0.0), mine) == earlier
+
+
+def test_iou_per_object_count_splits_the_overall_mean():
+    """``by_objects`` groups every scored scene once, by kind and object count, so a box around
+    two objects is reported apart from single objects."""
+    scenes = draw_scenes(12, 0, HELDOUT_STREAM, SynthConfig(size=64, two_object_fraction=0.5))
+    found = measure_iou(GrabCutSegmenter(), scenes, "true-box", 64)
+    counts: dict[str, int] = {}
+    for s in scenes:
+        if s.mask.any():
+            key = objects_key(s.kind, len(s.boxes))
+            counts[key] = counts.get(key, 0) + 1
+    assert set(found["by_objects"]) == set(counts)
+    assert any(key.endswith("2 objects") for key in counts), "the draw has a two-object scene"
+    total = sum(found["by_objects"][k] * n for k, n in counts.items())
+    assert total / sum(counts.values()) == pytest.approx(found["IoU"])

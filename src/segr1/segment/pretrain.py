@@ -526,6 +526,11 @@ def measurement_answer(gt: np.ndarray, kind: str, rng: np.random.Generator, box_
                   points_parsed=True)  # fmt: skip
 
 
+def objects_key(kind: str, n_objects: int) -> str:
+    """:func:`measure_iou`'s ``by_objects`` key: ``"camouflage, 2 objects"``."""
+    return f"{kind}, {n_objects} object{'s' if n_objects > 1 else ''}"
+
+
 def measure_iou(
     segmenter: Segmenter,
     scenes: Sequence[Scene],
@@ -534,9 +539,11 @@ def measure_iou(
     seed: int = 0,
     box_noise: float = 0.15,
 ) -> dict[str, Any]:
-    """Mean IoU of ``segmenter`` given prompt ``kind`` on the scenes that have an object, overall
-    and per scene kind, through ``segment_answers_many`` on the S x S image (the reward's path).
-    The prompts' noise is seeded by ``seed``, the same for every segmenter."""
+    """Mean IoU of ``segmenter`` given prompt ``kind`` on the scenes that have an object, overall,
+    per scene kind (``by_kind``) and per scene kind and object count (``by_objects``, keys like
+    ``"camouflage, 2 objects"``: a box around two objects is one prompt for both), through
+    ``segment_answers_many`` on the S x S image (the reward's path). The prompts' noise is
+    seeded by ``seed``, the same for every segmenter."""
     from segr1.metrics import iou
     from segr1.rewards import as_rgb, gt_mask
     from segr1.segment.answers import segment_answers_many
@@ -544,20 +551,23 @@ def measure_iou(
     if kind not in PROMPT_KINDS:
         raise ValueError(f"unknown prompt kind {kind!r}; choose one of {', '.join(PROMPT_KINDS)}")
     rng = np.random.default_rng([seed, HELDOUT_STREAM, PROMPT_KINDS.index(kind)])
-    rows = [(as_rgb(s.image, side), gt_mask(s.mask, side), s.kind) for s in scenes]
+    rows = [(as_rgb(s.image, side), gt_mask(s.mask, side), s.kind, len(s.boxes)) for s in scenes]
     rows = [r for r in rows if r[1].any()]
-    answers = [[measurement_answer(gt, kind, rng, box_noise)] for _, gt, _ in rows]
+    answers = [[measurement_answer(gt, kind, rng, box_noise)] for _, gt, _, _ in rows]
     scores: dict[str, list[float]] = {}
+    groups: dict[str, list[float]] = {}
     for start in range(0, len(rows), 16):
         chunk = rows[start : start + 16]
         masks = segment_answers_many(segmenter, [r[0] for r in chunk],
                                      answers[start : start + 16], side=side)  # fmt: skip
-        for (_, gt, k), m in zip(chunk, masks, strict=True):
+        for (_, gt, k, n), m in zip(chunk, masks, strict=True):
             v = iou(m[0], gt)
             scores.setdefault("all", []).append(v)
             scores.setdefault(k, []).append(v)
+            groups.setdefault(objects_key(k, n), []).append(v)
     return {"IoU": float(np.mean(scores["all"])), "n": len(scores["all"]),
-            "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"}}  # fmt: skip
+            "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"},
+            "by_objects": {k: float(np.mean(v)) for k, v in sorted(groups.items())}}  # fmt: skip
 
 
 MEASURED_KINDS = ("true-box", "jittered-box", "whole-frame", "central-answer", "mirrored-box")
