@@ -110,7 +110,10 @@ class PretrainConfig:
     #: tiny_sam2_config stride: the image embedding is image_size / (4 x stride) tokens a side,
     #: the logits image_size / stride
     stride: int = 2
-    hidden: int | None = None  # FPN / prompt encoder / mask decoder width (None: 4 x width)
+    #: FPN / prompt encoder / mask decoder width (None: 4 x width). The mask is a per-image
+    #: linear function of hidden / 8 channels per pixel; 64 or 128 need a learning rate of 1e-3
+    #: or 5e-4 to learn position (docs/sam2_standin_measured.md)
+    hidden: int | None = None
     steps: int = 6000
     batch_size: int = 16  # images per step
     prompts_per_image: int = 4  # segments prompted per image per step
