@@ -105,7 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     cfg = parse_config(args.set)
-    out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
+    try:
+        out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
+    except NotADirectoryError as err:
+        raise SystemExit(f"--out: {err}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())
     scenes = heldout_scenes(cfg, args.scenes)
     segmenters = {"tiny SAM2": build_segmenter(str(out), cache_bytes=0),

@@ -195,3 +195,11 @@ def test_iou_per_object_count_splits_the_overall_mean():
     assert any(key.endswith("2 objects") for key in counts), "the draw has a two-object scene"
     total = sum(found["by_objects"][k] * n for k, n in counts.items())
     assert total / sum(counts.values()) == pytest.approx(found["IoU"])
+
+
+def test_a_file_as_the_output_folder_is_refused_before_training(tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    with pytest.raises(NotADirectoryError, match="a-file is a file"):
+        pretrain_sam2(target, replace(SMALL, steps=2), progress=False, heldout=0)
+    assert target.read_text() == "keep me"

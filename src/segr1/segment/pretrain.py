@@ -465,6 +465,9 @@ def pretrain_sam2(
     :func:`train_sam2` (a training curve; the saved weights do not depend on them)."""
     cfg = config or PretrainConfig()
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file; the stand-in is saved to a folder (created "
+                                 "if missing): give another path")  # fmt: skip
     meta = out / META
     if not rebuild and holds_standin(out, cfg):
         if progress:
