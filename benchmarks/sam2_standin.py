@@ -44,7 +44,6 @@ from segr1.segment.pretrain import (
     PretrainConfig,
     heldout_scenes,
     measure_iou,
-    objects_key,
     pretrain_sam2,
 )
 
@@ -138,9 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     blind = measure_iou(BoxEllipse(), scenes, "true-box", cfg.side)
     true_box = {**{name: results[name]["true-box"] for name in segmenters},
                 "ellipse in the box (no pixels)": blind}  # fmt: skip
-    groups = list(blind["by_objects"])
-    n_group = {g: sum(objects_key(s.kind, len(s.boxes)) == g for s in scenes if s.mask.any())
-               for g in groups}  # fmt: skip
+    groups = blind["n_by_objects"]
     lines += [
         "",
         "True box, per scene kind and object count (two objects: one box around both):",
@@ -148,10 +145,10 @@ def main(argv: list[str] | None = None) -> None:
         "| scenes | n | " + " | ".join(true_box) + " |",
         "|" + "---|" * (len(true_box) + 2),
         *(
-            f"| {g} | {n_group[g]} | "
+            f"| {g} | {n} | "
             + " | ".join(f"{r['by_objects'][g]:.3f}" for r in true_box.values())
             + " |"
-            for g in groups
+            for g, n in groups.items()
         ),
         "",
         f"scenes per kind: {counts}",

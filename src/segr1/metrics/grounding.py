@@ -101,11 +101,11 @@ def grounding_stats(
         for box, gt in zip(boxes, gt_boxes, strict=True)
         if gt is not None
     ]
-    ratios = [
-        np.sqrt(clipped_area(box, side) / clipped_area(gt, side))
-        for box, gt in zip(boxes, gt_boxes, strict=True)
-        if box is not None and gt is not None and clipped_area(gt, side) > 0
-    ]
+    ratios = []
+    for box, gt in zip(boxes, gt_boxes, strict=True):
+        gt_area = 0.0 if box is None or gt is None else clipped_area(gt, side)
+        if gt_area > 0:
+            ratios.append(np.sqrt(clipped_area(box, side) / gt_area))
     keys = {None if b is None else tuple(float(v) for v in b) for b in boxes}
     whole = sum(b is not None and box_area_share(b, side) > WHOLE_FRAME for b in boxes)
     return GroundingStats(

@@ -547,7 +547,8 @@ def measure_iou(
 ) -> dict[str, Any]:
     """Mean IoU of ``segmenter`` given prompt ``kind`` on the scenes that have an object, overall,
     per scene kind (``by_kind``) and per scene kind and object count (``by_objects``, keys like
-    ``"camouflage, 2 objects"``: a box around two objects is one prompt for both), through
+    ``"camouflage, 2 objects"``: a box around two objects is one prompt for both; their scene
+    counts in ``n_by_objects``), through
     ``segment_answers_many`` on the S x S image (the reward's path). The prompts' noise is
     seeded by ``seed``, the same for every segmenter."""
     from segr1.metrics import iou
@@ -573,7 +574,8 @@ def measure_iou(
             groups.setdefault(objects_key(k, n), []).append(v)
     return {"IoU": float(np.mean(scores["all"])), "n": len(scores["all"]),
             "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"},
-            "by_objects": {k: float(np.mean(v)) for k, v in sorted(groups.items())}}  # fmt: skip
+            "by_objects": {k: float(np.mean(v)) for k, v in sorted(groups.items())},
+            "n_by_objects": {k: len(v) for k, v in sorted(groups.items())}}  # fmt: skip
 
 
 MEASURED_KINDS = ("true-box", "jittered-box", "whole-frame", "central-answer", "mirrored-box")
