@@ -572,10 +572,11 @@ def measure_iou(
             scores.setdefault("all", []).append(v)
             scores.setdefault(k, []).append(v)
             groups.setdefault(objects_key(k, n), []).append(v)
+    by_objects = sorted(groups.items())
     return {"IoU": float(np.mean(scores["all"])), "n": len(scores["all"]),
             "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"},
-            "by_objects": {k: float(np.mean(v)) for k, v in sorted(groups.items())},
-            "n_by_objects": {k: len(v) for k, v in sorted(groups.items())}}  # fmt: skip
+            "by_objects": {k: float(np.mean(v)) for k, v in by_objects},
+            "n_by_objects": {k: len(v) for k, v in by_objects}}  # fmt: skip
 
 
 MEASURED_KINDS = ("true-box", "jittered-box", "whole-frame", "central-answer", "mirrored-box")
