@@ -114,6 +114,38 @@ def test_another_seed_gives_other_weights():
     assert not torch.equal(one.model.state_dict()[name], other.model.state_dict()[name])
 
 
+def test_the_objects_objective_trains_the_image_encoder_alone():
+    from segr1.segment.pretrain import ObjectsHead, batch_inputs, pool_scene
+
+    seg, _ = train_sam2(replace(SMALL, steps=0), progress=False)
+    model = seg.model.train().requires_grad_(True)
+    scenes = draw_scenes(4, 0, TRAIN_STREAM, SynthConfig(size=SMALL.scene_size))
+    grid = SMALL.image_size // SMALL.stride
+    pool = [pool_scene(s, SMALL.side, grid) for s in scenes]
+    inputs, _, multi, objects = batch_inputs(seg, pool, SMALL, np.random.default_rng(0))
+    assert objects.shape == (SMALL.batch_size, 1, grid, grid) and 0 < objects.mean() < 1
+    head = ObjectsHead(model)
+    out = model(**inputs, multimask_output=multi)
+    head.loss(out.image_embeddings, objects).backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if "vision" in n)
+    prompt_side = [
+        n for n in grads if n.startswith(("prompt_encoder.", "mask_decoder.transformer"))
+    ]
+    assert prompt_side and all(grads[n] is None for n in prompt_side)  # no prompt, no decoder
+    assert all(p.grad is not None for p in head.parameters())
+
+
+def test_the_objects_head_is_not_saved(saved, tmp_path):
+    cfg = replace(SMALL, steps=20, objects_weight=1.0)
+    found = pretrain_sam2(tmp_path / "objects", cfg, progress=False, heldout=0)
+    plain = build_segmenter(str(saved), cache_bytes=0).model.state_dict()
+    with_objects = build_segmenter(str(found), cache_bytes=0).model.state_dict()
+    assert with_objects.keys() == plain.keys()
+    meta = json.loads((found / "pretrain.json").read_text())
+    assert meta["config"]["objects_weight"] == 1.0 and len(meta["losses"]) == 20
+
+
 def test_a_finished_folder_is_reused(saved, monkeypatch):
     import segr1.segment.pretrain as pretrain
 

@@ -56,6 +56,13 @@ SAM2's fallback to the multimask outputs when the single mask is unstable
 replaced by an output trained on single clicks only. ``multimask=True`` restores SAM2's scheme
 (a single click trains the three multimask tokens, the loss of the best one; fallback on).
 Adam, linear warm-up then cosine decay.
+
+``objects_weight > 0`` adds a dense objective on the image encoder alone (SAM2's Hiera is
+pretrained before SA-1B; this is a stand-in for that): a throw-away 1 x 1 convolution on each of
+the three image-embedding levels, summed at the logit grid, predicts where the scene's objects
+are (BCE + dice against their union, no prompt). Without it the stand-in answered camouflaged
+objects with its box prior and never looked at them (docs/sam2_standin_measured.md). The head
+is not saved: the checkpoint stays a plain ``Sam2Model``.
 """
 
 from __future__ import annotations
@@ -135,6 +142,8 @@ class PretrainConfig:
     #: fallback to them when the single mask is unstable. False: every prompt trains the
     #: single-mask token and the fallback is off in the saved config.
     multimask: bool = False
+    #: weight of the dense objects objective on the image encoder (module docstring); 0: off
+    objects_weight: float = 0.0
     seed: int = 0
     threads: int = 1
 
@@ -309,6 +318,11 @@ def choose_segment(ps: PoolScene, cfg: PretrainConfig, rng: np.random.Generator)
 # ---- training ----------------------------------------------------------------------------
 
 
+def dice_loss(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Soft dice loss over the last two dimensions (smoothed by 1), one value per mask."""
+    return 1 - (2 * (p * t).sum((-2, -1)) + 1) / (p.sum((-2, -1)) + t.sum((-2, -1)) + 1)
+
+
 def seg_loss(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor) -> torch.Tensor:
     """SAM2's mask loss. ``logits`` (B, C, M, h, w), ``target`` (B, C, h, w) in [0, 1],
     ``iou_pred`` (B, C, M): BCE + dice per mask, the best of the M masks counts, plus the IoU
@@ -318,8 +332,7 @@ def seg_loss(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor)
 
     t = target[:, :, None].expand_as(logits)
     bce = F.binary_cross_entropy_with_logits(logits, t, reduction="none").mean((-2, -1))
-    p = torch.sigmoid(logits)
-    dice = 1 - (2 * (p * t).sum((-2, -1)) + 1) / (p.sum((-2, -1)) + t.sum((-2, -1)) + 1)
+    dice = dice_loss(torch.sigmoid(logits), t)
     with torch.no_grad():
         hard, truth = logits > 0, t > 0.5
         union = (hard | truth).sum((-2, -1)).float()
@@ -337,9 +350,10 @@ def lr_factor(step: int, cfg: PretrainConfig) -> float:
 
 def batch_inputs(
     seg: Sam2Segmenter, pool: Sequence[PoolScene], cfg: PretrainConfig, rng: np.random.Generator
-) -> tuple[dict[str, Any], torch.Tensor, bool]:
+) -> tuple[dict[str, Any], torch.Tensor, bool, torch.Tensor]:
     """One step's model inputs (pixel values + prompts, ``(B, C, ...)``), targets
-    ``(B, C, h, w)`` and whether it asks for the three multimask outputs (a single click)."""
+    ``(B, C, h, w)``, whether it asks for the three multimask outputs (a single click), and each
+    image's objects together ``(B, 1, h, w)`` (the objects objective's target)."""
     import torch
 
     layout = LAYOUTS[rng.choice(len(LAYOUTS), p=LAYOUT_WEIGHTS)]
@@ -355,7 +369,8 @@ def batch_inputs(
     inputs = {key: v.reshape(b, c, *v.shape[2:]) for key, v in prompts.items()}
     inputs["pixel_values"] = seg.pixel_values([pool[r].image for r in rows])
     target = torch.from_numpy(np.stack(targets)).reshape(b, c, *targets[0].shape)
-    return inputs, target, cfg.multimask and layout == (False, 1)
+    objects = torch.from_numpy(np.stack([1.0 - pool[r].targets[-1] for r in rows]))[:, None]
+    return inputs, target, cfg.multimask and layout == (False, 1), objects
 
 
 def tie_positional_encodings(model: Any) -> None:
@@ -406,21 +421,55 @@ def train_sam2(
     return seg, losses
 
 
+class ObjectsHead:
+    """The objects objective (``objects_weight``): a 1 x 1 convolution per image-embedding level
+    of a ``Sam2Model``'s output, upsampled to the logit grid and summed; BCE + dice against the
+    objects' union. Trained with the model, never saved."""
+
+    def __init__(self, model: Any) -> None:
+        import torch
+
+        hidden = model.config.mask_decoder_config.hidden_size
+        # the levels ``Sam2Model`` returns as ``image_embeddings``: conv_s0 / conv_s1 / the top
+        self.convs = torch.nn.ModuleList(
+            torch.nn.Conv2d(c, 1, 1) for c in (hidden // 8, hidden // 4, hidden)
+        )
+
+    def parameters(self) -> list[Any]:
+        return list(self.convs.parameters())
+
+    def loss(self, image_embeddings: Sequence[torch.Tensor], objects: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        size = objects.shape[-2:]
+        logits = sum(
+            F.interpolate(conv(e), size=size, mode="bilinear", align_corners=False)
+            for conv, e in zip(self.convs, image_embeddings, strict=True)
+        )
+        dice = dice_loss(logits.sigmoid(), objects).mean()
+        return F.binary_cross_entropy_with_logits(logits, objects) + dice
+
+
 def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
     import torch
 
     model = seg.model.train().requires_grad_(True)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    head = ObjectsHead(model) if cfg.objects_weight else None
+    params = list(model.parameters()) + (head.parameters() if head else [])
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     losses: list[float] = []
     bar = tqdm(range(cfg.steps), desc="segmenter pretraining", disable=not progress)
     for step in bar:
-        inputs, target, multi = batch_inputs(seg, pool, cfg, rng)
+        inputs, target, multi, objects = batch_inputs(seg, pool, cfg, rng)
         out = model(**inputs, multimask_output=multi)
         loss = seg_loss(out.pred_masks, target, out.iou_scores)
+        total = loss
+        if head is not None:
+            total = loss + cfg.objects_weight * head.loss(out.image_embeddings, objects)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         sched.step()
         losses.append(float(loss.item()))
