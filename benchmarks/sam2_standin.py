@@ -16,9 +16,10 @@ splits) through the reward's own path (:func:`measure_iou`), one row per prompt 
   matter, or only what is salient?).
 
 Prints a markdown table (IoU over all scenes with an object, and per scene kind), then the
-true box's IoU per scene kind and object count for the stand-in, GrabCut and a pixel-blind
-reference that never looks at the image (the ellipse inscribed in the box: what the box alone
-tells), then the training seconds (one torch thread, from ``pretrain.json``), the parameter
+true box's IoU per scene kind and object count for the stand-in and GrabCut, each also on the
+scenes rendered without their objects (does it look at the object, or answer from the box?), and
+a pixel-blind reference that never looks at the image (the ellipse inscribed in the box: what
+the box alone tells), then the training seconds (one torch thread, from ``pretrain.json``), the parameter
 count and the command.
 Run: ``python benchmarks/sam2_standin.py [--out runs/sam2-standin] [--scenes 200]``.
 """
@@ -44,6 +45,7 @@ from segr1.segment.pretrain import (
     PretrainConfig,
     heldout_scenes,
     measure_iou,
+    objects_erased,
     pretrain_sam2,
 )
 
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     except NotADirectoryError as err:
         raise SystemExit(f"--out: {err}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())
-    scenes = heldout_scenes(cfg, args.scenes)
+    scenes = heldout_scenes(cfg, args.scenes, keep_background=True)
     segmenters = {"tiny SAM2": build_segmenter(str(out), cache_bytes=0),
                   "GrabCut": GrabCutSegmenter()}  # fmt: skip
     results, seconds = {}, {}
@@ -135,12 +137,19 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     counts = {k: sum(s.kind == k for s in scenes if s.mask.any()) for k in by}
     blind = measure_iou(BoxEllipse(), scenes, "true-box", cfg.side)
-    true_box = {**{name: results[name]["true-box"] for name in segmenters},
-                "ellipse in the box (no pixels)": blind}  # fmt: skip
+    erased = objects_erased(scenes)
+    true_box = {}
+    for name, seg in segmenters.items():
+        true_box[name] = results[name]["true-box"]
+        true_box[f"{name}, objects erased"] = measure_iou(seg, erased, "true-box", cfg.side)
+    true_box["ellipse in the box (no pixels)"] = blind
     groups = blind["n_by_objects"]
     lines += [
         "",
-        "True box, per scene kind and object count (two objects: one box around both):",
+        "True box, per scene kind and object count (two objects: one box around both); "
+        "'objects erased': the same box on the scene rendered without its objects (a "
+        "segmenter that looks at the object scores far less there, one that answers from the "
+        "box alone the same):",
         "",
         "| scenes | n | " + " | ".join(true_box) + " |",
         "|" + "---|" * (len(true_box) + 2),

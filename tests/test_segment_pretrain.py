@@ -4,6 +4,7 @@ rebuilt identically from its seed, and is measured by the reward's own path."""
 import json
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -144,6 +145,27 @@ def test_the_objects_head_is_not_saved(saved, tmp_path):
     assert with_objects.keys() == plain.keys()
     meta = json.loads((found / "pretrain.json").read_text())
     assert meta["config"]["objects_weight"] == 1.0 and len(meta["losses"]) == 20
+
+
+def test_erased_objects_leave_the_scene_and_its_truth_unchanged_elsewhere():
+    from segr1.segment.pretrain import objects_erased
+
+    cfg = SynthConfig(size=64, camo_strength=0.0)
+    plain = draw_scenes(8, 0, HELDOUT_STREAM, cfg)
+    kept = draw_scenes(8, 0, HELDOUT_STREAM, cfg, keep_background=True)
+    for a, b in zip(plain, kept, strict=True):  # the same draws: the same scenes
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.mask, b.mask)
+        assert a.background is None and b.background.shape == b.image.shape
+    for scene, erased in zip(kept, objects_erased(kept), strict=True):
+        np.testing.assert_array_equal(erased.mask, scene.mask)  # the truth stays
+        np.testing.assert_array_equal(erased.image, scene.background)
+        if scene.mask.any():
+            near = cv2.dilate(scene.mask, np.ones((9, 9), np.uint8)) > 0
+            diff = np.abs(erased.image.astype(int) - scene.image.astype(int)).sum(-1)
+            assert diff[~near].max() == 0 and diff[scene.mask > 127].mean() > 30
+    with pytest.raises(ValueError, match="keep_background"):
+        objects_erased(plain)
 
 
 def test_a_finished_folder_is_reused(saved, monkeypatch):

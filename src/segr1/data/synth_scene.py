@@ -57,6 +57,8 @@ class Scene:
     mask: np.ndarray  # (S, S) uint8, 0 / 255
     kind: str
     boxes: list[list[int]]  # per object [x1, y1, x2, y2], inclusive pixels
+    #: (S, S, 3) uint8: the same scene without its objects (``keep_background``), else None
+    background: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -220,13 +222,23 @@ def _box(mask: np.ndarray) -> list[int]:
     return [int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())]
 
 
-def render_scene(rng: np.random.Generator, kind: str, cfg: SynthConfig) -> Scene:
-    """One scene of ``kind`` ("camouflage", "salient" or "empty")."""
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def render_scene(
+    rng: np.random.Generator, kind: str, cfg: SynthConfig, keep_background: bool = False
+) -> Scene:
+    """One scene of ``kind`` ("camouflage", "salient" or "empty"). ``keep_background`` also
+    keeps the image before the objects were blended in (the same pixels away from them; the same
+    random draws, so the scene is unchanged): does a segmenter look at the object, or answer
+    from the prompt alone?"""
     if kind not in KINDS:
         raise ValueError(f"unknown scene kind {kind!r}; choose one of {', '.join(KINDS)}")
     hue = float(rng.uniform(0, 1))
     tex = random_texture(rng, hue)
     image = paint(rng, tex, cfg.size)  # (S, S, 3)
+    background = _to_uint8(image) if keep_background else None
     n = 0 if kind == "empty" else (2 if rng.random() < cfg.two_object_fraction else 1)
     masks = object_masks(rng, n, cfg)
     for m in masks:
@@ -240,8 +252,9 @@ def render_scene(rng: np.random.Generator, kind: str, cfg: SynthConfig) -> Scene
     for m in masks:
         union |= m
     return Scene(
-        image=np.clip(np.rint(image), 0, 255).astype(np.uint8),
+        image=_to_uint8(image),
         mask=union.astype(np.uint8) * 255,
         kind=kind,
         boxes=[_box(m) for m in masks],
+        background=background,
     )

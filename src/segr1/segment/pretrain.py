@@ -152,12 +152,18 @@ class PretrainConfig:
 
 
 def draw_scenes(
-    n: int, seed: int, stream: int, cfg: SynthConfig, camo_low: float | None = None
+    n: int,
+    seed: int,
+    stream: int,
+    cfg: SynthConfig,
+    camo_low: float | None = None,
+    keep_background: bool = False,
 ) -> list[Scene]:
     """``n`` scenes of stream ``stream``; scene ``i`` from its own generator, kinds drawn with
     the config's fractions (empty, then camouflage among the rest, else salient). ``camo_low``:
     each scene's camouflage strength uniform in ``[camo_low, cfg.camo_strength]`` (easier
-    scenes among the hard ones); None keeps ``cfg.camo_strength``."""
+    scenes among the hard ones); None keeps ``cfg.camo_strength``. ``keep_background``: each
+    scene also keeps its image without the objects (:func:`render_scene`)."""
     scenes = []
     for i in range(n):
         rng = np.random.default_rng([seed, stream, i])
@@ -169,7 +175,7 @@ def draw_scenes(
             kind = "salient"
         c = cfg if camo_low is None else replace(cfg, camo_strength=float(
             rng.uniform(camo_low, cfg.camo_strength)))  # fmt: skip
-        scenes.append(render_scene(rng, kind, c))
+        scenes.append(render_scene(rng, kind, c, keep_background))
     return scenes
 
 
@@ -631,12 +637,21 @@ def measure_iou(
 MEASURED_KINDS = ("true-box", "jittered-box", "whole-frame", "central-answer", "mirrored-box")
 
 
-def heldout_scenes(cfg: PretrainConfig, n: int) -> list[Scene]:
+def heldout_scenes(cfg: PretrainConfig, n: int, keep_background: bool = False) -> list[Scene]:
     """``n`` held-out scenes (stream :data:`HELDOUT_STREAM`, seed 0) of the demo's generator at
     the stand-in's ``scene_size`` and ``camo_strength`` (the demo's share of two-object
-    scenes, whatever the stand-in trained on)."""
+    scenes, whatever the stand-in trained on); ``keep_background`` as :func:`draw_scenes`."""
     scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength)
-    return draw_scenes(n, 0, HELDOUT_STREAM, scfg)
+    return draw_scenes(n, 0, HELDOUT_STREAM, scfg, keep_background=keep_background)
+
+
+def objects_erased(scenes: Sequence[Scene]) -> list[Scene]:
+    """The scenes (drawn with ``keep_background``) with their objects erased from the image and
+    kept in the ground truth: :func:`measure_iou` on them scores what a segmenter answers from
+    the prompt alone, where the image shows nothing."""
+    if any(s.background is None for s in scenes):
+        raise ValueError("objects_erased needs scenes drawn with keep_background=True")
+    return [replace(s, image=s.background, background=None) for s in scenes]
 
 
 def measure_standin(
