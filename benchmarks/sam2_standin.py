@@ -78,7 +78,8 @@ class BoxEllipse(Segmenter):
 
 
 def parse_config(pairs: list[str]) -> PretrainConfig:
-    """``PretrainConfig`` with ``key=value`` overrides (values parsed as JSON, else strings)."""
+    """``PretrainConfig`` with ``key=value`` overrides (values parsed as JSON: numbers, true /
+    false, null; every field is one of those)."""
     fields = {f.name for f in dataclasses.fields(PretrainConfig)}
     changes = {}
     for pair in pairs:
@@ -88,8 +89,13 @@ def parse_config(pairs: list[str]) -> PretrainConfig:
         try:
             changes[key] = json.loads(value)
         except json.JSONDecodeError:
-            changes[key] = value
-    return dataclasses.replace(PretrainConfig(), **changes)
+            raise SystemExit(
+                f"--set {pair}: {value!r} is not a number, true / false or null"
+            ) from None
+    try:
+        return dataclasses.replace(PretrainConfig(), **changes)
+    except (TypeError, ValueError) as err:
+        raise SystemExit(f"--set: {err}") from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

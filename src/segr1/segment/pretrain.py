@@ -147,6 +147,28 @@ class PretrainConfig:
     seed: int = 0
     threads: int = 1
 
+    def __post_init__(self) -> None:
+        at_least = {"steps": 0, "batch_size": 1, "prompts_per_image": 1, "warmup_steps": 0,
+                    "n_scenes": 1, "threads": 1, "box_noise": 0.0, "objects_weight": 0.0,
+                    "grad_clip": 0.0}  # fmt: skip
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"PretrainConfig.{name} must be at least {low}, "
+                                 f"got {getattr(self, name)}")  # fmt: skip
+        if self.learning_rate <= 0:
+            raise ValueError(f"PretrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+        for name in ("camo_strength", "two_object_fraction", "background_fraction",
+                     "stuff_fraction"):  # fmt: skip
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"PretrainConfig.{name} must be in [0, 1], "
+                                 f"got {getattr(self, name)}")  # fmt: skip
+        if self.background_fraction + self.stuff_fraction > 1.0:
+            raise ValueError("PretrainConfig: background_fraction + stuff_fraction must be at "
+                             "most 1 (the rest of the prompts ask for objects)")  # fmt: skip
+        if self.camo_low is not None and not 0.0 <= self.camo_low <= self.camo_strength:
+            raise ValueError(f"PretrainConfig.camo_low must be in [0, camo_strength "
+                             f"{self.camo_strength}], got {self.camo_low}")  # fmt: skip
+
 
 # ---- data -------------------------------------------------------------------------------
 
