@@ -123,7 +123,9 @@ def test_the_objects_objective_trains_the_image_encoder_alone():
     scenes = draw_scenes(4, 0, TRAIN_STREAM, SynthConfig(size=SMALL.scene_size))
     grid = SMALL.image_size // SMALL.stride
     pool = [pool_scene(s, SMALL.side, grid) for s in scenes]
-    inputs, _, multi, objects = batch_inputs(seg, pool, SMALL, np.random.default_rng(0))
+    inputs, _, multi, objects = batch_inputs(
+        seg, pool, replace(SMALL, objects_weight=1.0), np.random.default_rng(0)
+    )
     assert objects.shape == (SMALL.batch_size, 1, grid, grid) and 0 < objects.mean() < 1
     head = ObjectsHead(model)
     out = model(**inputs, multimask_output=multi)

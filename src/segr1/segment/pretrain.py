@@ -157,8 +157,8 @@ class PretrainConfig:
                                  f"got {getattr(self, name)}")  # fmt: skip
         if self.learning_rate <= 0:
             raise ValueError(f"PretrainConfig.learning_rate must be > 0, got {self.learning_rate}")
-        for name in ("camo_strength", "two_object_fraction", "background_fraction",
-                     "stuff_fraction"):  # fmt: skip
+        _ = self.synth  # SynthConfig checks the scene fields (size, camouflage, two objects)
+        for name in ("background_fraction", "stuff_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"PretrainConfig.{name} must be in [0, 1], "
                                  f"got {getattr(self, name)}")  # fmt: skip
@@ -168,6 +168,12 @@ class PretrainConfig:
         if self.camo_low is not None and not 0.0 <= self.camo_low <= self.camo_strength:
             raise ValueError(f"PretrainConfig.camo_low must be in [0, camo_strength "
                              f"{self.camo_strength}], got {self.camo_low}")  # fmt: skip
+
+    @property
+    def synth(self) -> SynthConfig:
+        """The training scenes' generator settings."""
+        return SynthConfig(size=self.scene_size, camo_strength=self.camo_strength,
+                           two_object_fraction=self.two_object_fraction)  # fmt: skip
 
 
 # ---- data -------------------------------------------------------------------------------
@@ -378,10 +384,11 @@ def lr_factor(step: int, cfg: PretrainConfig) -> float:
 
 def batch_inputs(
     seg: Sam2Segmenter, pool: Sequence[PoolScene], cfg: PretrainConfig, rng: np.random.Generator
-) -> tuple[dict[str, Any], torch.Tensor, bool, torch.Tensor]:
+) -> tuple[dict[str, Any], torch.Tensor, bool, torch.Tensor | None]:
     """One step's model inputs (pixel values + prompts, ``(B, C, ...)``), targets
     ``(B, C, h, w)``, whether it asks for the three multimask outputs (a single click), and each
-    image's objects together ``(B, 1, h, w)`` (the objects objective's target)."""
+    image's objects together ``(B, 1, h, w)`` (the objects objective's target; None when the
+    objective is off)."""
     import torch
 
     layout = LAYOUTS[rng.choice(len(LAYOUTS), p=LAYOUT_WEIGHTS)]
@@ -397,7 +404,9 @@ def batch_inputs(
     inputs = {key: v.reshape(b, c, *v.shape[2:]) for key, v in prompts.items()}
     inputs["pixel_values"] = seg.pixel_values([pool[r].image for r in rows])
     target = torch.from_numpy(np.stack(targets)).reshape(b, c, *targets[0].shape)
-    objects = torch.from_numpy(np.stack([1.0 - pool[r].targets[-1] for r in rows]))[:, None]
+    objects = None
+    if cfg.objects_weight:
+        objects = torch.from_numpy(np.stack([1.0 - pool[r].targets[-1] for r in rows]))[:, None]
     return inputs, target, cfg.multimask and layout == (False, 1), objects
 
 
@@ -437,9 +446,7 @@ def train_sam2(
             seg = Sam2Segmenter.from_config(model_cfg, seed=cfg.seed)
             tie_positional_encodings(seg.model)
             grid = cfg.image_size // cfg.stride
-            scfg = SynthConfig(size=cfg.scene_size, camo_strength=cfg.camo_strength,
-                               two_object_fraction=cfg.two_object_fraction)  # fmt: skip
-            scenes = draw_scenes(cfg.n_scenes, cfg.seed, TRAIN_STREAM, scfg, cfg.camo_low)
+            scenes = draw_scenes(cfg.n_scenes, cfg.seed, TRAIN_STREAM, cfg.synth, cfg.camo_low)
             pool = [pool_scene(s, cfg.side, grid, cfg.stuff_fraction > 0)
                     for s in tqdm(scenes, desc="segmenter scenes", disable=not progress)]  # fmt: skip
             rng = np.random.default_rng([cfg.seed, TRAIN_STREAM])
