@@ -13,11 +13,14 @@ splits) through the reward's own path (:func:`measure_iou`), one row per prompt 
 * central answer: the near-constant central box with fixed points GRPO learned against the
   first SAM2 stand-in (a segmenter that pays it like the true box gives RL no reason to ground);
 * mirrored box: the true box mirrored through the frame's centre (does the box's POSITION
-  matter, or only what is salient?).
+  matter, or only what is salient?);
+* object boxes: one box per object (the true box on one-object scenes; on two-object scenes
+  the protocol's several-box answer, where the true box is one box around both).
 
 Prints a markdown table (IoU over all scenes with an object, and per scene kind), then the
 true box's IoU per scene kind and object count for the stand-in and GrabCut, each also on the
-scenes rendered without their objects (does it look at the object, or answer from the box?), and
+scenes rendered without their objects (does it look at the object, or answer from the box?) and
+given one box per object, and
 a pixel-blind reference that never looks at the image (the ellipse inscribed in the box: what
 the box alone tells), then the training seconds (one torch thread, from ``pretrain.json``), the parameter
 count and the command.
@@ -57,6 +60,7 @@ KINDS = (
     "demo-hack",
     "central-answer",
     "mirrored-box",
+    "object-boxes",
 )
 
 
@@ -148,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, seg in segmenters.items():
         true_box[name] = results[name]["true-box"]
         true_box[f"{name}, objects erased"] = measure_iou(seg, erased, "true-box", cfg.side)
+        true_box[f"{name}, one box per object"] = results[name]["object-boxes"]
     true_box["ellipse in the box (no pixels)"] = blind
     groups = blind["n_by_objects"]
     lines += [
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         "True box, per scene kind and object count (two objects: one box around both); "
         "'objects erased': the same box on the scene rendered without its objects (a "
         "segmenter that looks at the object scores far less there, one that answers from the "
-        "box alone the same):",
+        "box alone the same); 'one box per object': two boxes on two-object scenes:",
         "",
         "| scenes | n | " + " | ".join(true_box) + " |",
         "|" + "---|" * (len(true_box) + 2),

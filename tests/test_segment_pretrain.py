@@ -19,6 +19,8 @@ from segr1.segment.pretrain import (
     PretrainConfig,
     draw_scenes,
     measure_iou,
+    measurement_answer,
+    object_boxes_answer,
     objects_key,
     pretrain_sam2,
     scene_segments,
@@ -196,6 +198,27 @@ def test_every_prompt_kind_is_measured_the_same_way_for_grabcut():
     assert results["true-box"]["IoU"] > results["whole-frame"]["IoU"]
     with pytest.raises(ValueError, match="unknown prompt kind"):
         measure_iou(GrabCutSegmenter(), scenes, "nothing", 48)
+
+
+def test_object_boxes_give_each_of_two_objects_its_own_box():
+    from segr1.rewards import gt_mask
+
+    cfg = SynthConfig(size=64, two_object_fraction=1.0)
+    two = render_scene(np.random.default_rng(3), "salient", cfg)
+    one = render_scene(np.random.default_rng(3), "salient", replace(cfg, two_object_fraction=0.0))
+    gt2, gt1 = gt_mask(two.mask, 48), gt_mask(one.mask, 48)
+    boxes = object_boxes_answer(two, gt2).boxes
+    assert len(boxes) == 2 and len(two.boxes) == 2
+    union = measurement_answer(gt2, "true-box", np.random.default_rng(0), 0.0).boxes[0]
+    for (x1, y1, x2, y2), (a1, b1, a2, b2) in zip(boxes, two.boxes, strict=True):
+        # each object's own box, 64 -> 48 px, inside the box around both (give or take a pixel)
+        assert np.allclose([x1, y1, x2, y2], np.array([a1, b1, a2 + 1, b2 + 1]) * 0.75, atol=1)
+        assert union[0] - 1 <= x1 < x2 <= union[2] + 1 and union[1] - 1 <= y1 < y2 <= union[3] + 1
+    assert boxes != [union, union]
+    true_box = measurement_answer(gt1, "true-box", np.random.default_rng(0), 0.0)
+    assert object_boxes_answer(one, gt1).boxes == true_box.boxes
+    with pytest.raises(ValueError, match="object_boxes_answer"):
+        measurement_answer(gt2, "object-boxes", np.random.default_rng(0), 0.0)
 
 
 def test_a_finer_patch_stride_gives_a_finer_token_grid_and_logits():

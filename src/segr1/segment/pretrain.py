@@ -94,7 +94,7 @@ LAYOUTS: tuple[tuple[bool, int], ...] = ((True, 0), (True, 1), (True, 2), (False
                                          (False, 3))  # fmt: skip
 LAYOUT_WEIGHTS = (0.4, 0.15, 0.15, 0.1, 0.1, 0.1)
 PROMPT_KINDS = ("true-box", "jittered-box", "box+points", "jittered-box+points", "whole-frame",
-                "demo-hack", "central-answer", "mirrored-box")  # fmt: skip
+                "demo-hack", "central-answer", "mirrored-box", "object-boxes")  # fmt: skip
 #: The constant answer GRPO learned with GrabCut in the first demo (``[11,11,99,99]``, object
 #: points (61, 31), (61, 11), a background point (11, 11), in S = 100), as fractions of S.
 DEMO_HACK = ([0.11, 0.11, 0.99, 0.99], [[0.61, 0.31], [0.61, 0.11], [0.11, 0.11]], [1, 1, 0])
@@ -587,9 +587,12 @@ def pretrain_sam2(
 
 def measurement_answer(gt: np.ndarray, kind: str, rng: np.random.Generator, box_noise: float):
     """The answer a prompt ``kind`` (:data:`PROMPT_KINDS`) writes for an (S, S) bool ground
-    truth with an object, in integer pixels of the S x S frame as a policy writes them."""
+    truth with an object, in integer pixels of the S x S frame as a policy writes them
+    (``"object-boxes"`` needs the scene's object boxes: :func:`object_boxes_answer`)."""
     from segr1.protocol.parse import Answer
 
+    if kind == "object-boxes":
+        raise ValueError("object-boxes answers come from the scene: use object_boxes_answer")
     side = gt.shape[0]
     box = tight_box(gt)
     assert box is not None
@@ -616,6 +619,20 @@ def measurement_answer(gt: np.ndarray, kind: str, rng: np.random.Generator, box_
                   points_parsed=True)  # fmt: skip
 
 
+def object_boxes_answer(scene: Scene, gt: np.ndarray):
+    """One box per object of ``scene`` in the S x S frame of its (S, S) ground truth ``gt`` (the
+    protocol's several-box answer: the mask is the union of the per-box masks); a scene with one
+    object gets the true box, as :func:`measurement_answer` writes it."""
+    from segr1.protocol.parse import Answer
+
+    if len(scene.boxes) < 2:
+        return measurement_answer(gt, "true-box", np.random.default_rng(0), 0.0)
+    sx, sy = gt.shape[1] / scene.mask.shape[1], gt.shape[0] / scene.mask.shape[0]
+    boxes = [[round(x1 * sx), round(y1 * sy), round((x2 + 1) * sx), round((y2 + 1) * sy)]
+             for x1, y1, x2, y2 in scene.boxes]  # fmt: skip
+    return Answer(boxes=boxes, points_parsed=True)
+
+
 def objects_key(kind: str, n_objects: int) -> str:
     """:func:`measure_iou`'s ``by_objects`` key: ``"camouflage, 2 objects"``."""
     return f"{kind}, {n_objects} object{'s' if n_objects > 1 else ''}"
@@ -631,8 +648,8 @@ def measure_iou(
 ) -> dict[str, Any]:
     """Mean IoU of ``segmenter`` given prompt ``kind`` on the scenes that have an object, overall,
     per scene kind (``by_kind``) and per scene kind and object count (``by_objects``, keys like
-    ``"camouflage, 2 objects"``: a box around two objects is one prompt for both; their scene
-    counts in ``n_by_objects``), through
+    ``"camouflage, 2 objects"``: a box around two objects is one prompt for both, except for
+    ``"object-boxes"``, one box per object; their scene counts in ``n_by_objects``), through
     ``segment_answers_many`` on the S x S image (the reward's path). The prompts' noise is
     seeded by ``seed``, the same for every segmenter."""
     from segr1.metrics import iou
@@ -642,9 +659,11 @@ def measure_iou(
     if kind not in PROMPT_KINDS:
         raise ValueError(f"unknown prompt kind {kind!r}; choose one of {', '.join(PROMPT_KINDS)}")
     rng = np.random.default_rng([seed, HELDOUT_STREAM, PROMPT_KINDS.index(kind)])
-    rows = [(as_rgb(s.image, side), gt_mask(s.mask, side), s.kind, len(s.boxes)) for s in scenes]
-    rows = [r for r in rows if r[1].any()]
-    answers = [[measurement_answer(gt, kind, rng, box_noise)] for _, gt, _, _ in rows]
+    kept = [(s, gt_mask(s.mask, side)) for s in scenes]
+    kept = [(s, gt) for s, gt in kept if gt.any()]
+    rows = [(as_rgb(s.image, side), gt, s.kind, len(s.boxes)) for s, gt in kept]
+    answers = [[object_boxes_answer(s, gt) if kind == "object-boxes"
+                else measurement_answer(gt, kind, rng, box_noise)] for s, gt in kept]  # fmt: skip
     scores: dict[str, list[float]] = {}
     groups: dict[str, list[float]] = {}
     for start in range(0, len(rows), 16):
