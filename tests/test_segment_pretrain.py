@@ -177,7 +177,7 @@ def test_erased_objects_leave_the_scene_and_its_truth_unchanged_elsewhere():
     [({"objects_weight": -1.0}, "objects_weight"), ({"stuff_fraction": 1.5}, "stuff_fraction"),
      ({"background_fraction": 0.8, "stuff_fraction": 0.3}, "background_fraction"),
      ({"camo_low": 0.9}, "camo_low"), ({"batch_size": 0}, "batch_size"),
-     ({"learning_rate": 0.0}, "learning_rate")],
+     ({"learning_rate": 0.0}, "learning_rate"), ({"hidden": 12}, "hidden"), ({"stride": 3}, "stride")],
 )  # fmt: skip
 def test_a_config_out_of_range_names_its_field(change, field):
     with pytest.raises(ValueError, match=field):

@@ -81,6 +81,7 @@ from tqdm.auto import tqdm
 
 from segr1.data.synth_scene import Scene, SynthConfig, render_scene
 from segr1.segment.base import Call, Segmenter
+from segr1.segment.sam2 import check_tiny_sam2_size
 
 if TYPE_CHECKING:
     import torch
@@ -158,6 +159,7 @@ class PretrainConfig:
         if self.learning_rate <= 0:
             raise ValueError(f"PretrainConfig.learning_rate must be > 0, got {self.learning_rate}")
         _ = self.synth  # SynthConfig checks the scene fields (size, camouflage, two objects)
+        check_tiny_sam2_size(self.image_size, self.width, self.hidden, self.stride)
         for name in ("background_fraction", "stuff_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"PretrainConfig.{name} must be in [0, 1], "
@@ -623,13 +625,14 @@ def object_boxes_answer(scene: Scene, gt: np.ndarray):
     """One box per object of ``scene`` in the S x S frame of its (S, S) ground truth ``gt`` (the
     protocol's several-box answer: the mask is the union of the per-box masks); a scene with one
     object gets the true box, as :func:`measurement_answer` writes it."""
+    from segr1.protocol.geometry import scale_boxes
     from segr1.protocol.parse import Answer
 
     if len(scene.boxes) < 2:
         return measurement_answer(gt, "true-box", np.random.default_rng(0), 0.0)
-    sx, sy = gt.shape[1] / scene.mask.shape[1], gt.shape[0] / scene.mask.shape[0]
-    boxes = [[round(x1 * sx), round(y1 * sy), round((x2 + 1) * sx), round((y2 + 1) * sy)]
-             for x1, y1, x2, y2 in scene.boxes]  # fmt: skip
+    edges = np.asarray(scene.boxes, np.float64) + np.array([0, 0, 1, 1])  # inclusive -> edges
+    (h, w), (gh, gw) = scene.mask.shape, gt.shape
+    boxes = np.rint(scale_boxes(edges, (w, h), (gw, gh))).astype(int).tolist()
     return Answer(boxes=boxes, points_parsed=True)
 
 

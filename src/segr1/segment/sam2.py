@@ -108,6 +108,21 @@ def hiera_large_config() -> Sam2Config:
     return _hiera_1024_config(144, 2, [2, 6, 36, 4], [8, 4, 16, 8], [23, 33, 43])
 
 
+def check_tiny_sam2_size(image_size: int, width: int, hidden: int | None, stride: int) -> None:
+    """Raise ValueError naming the argument when :func:`tiny_sam2_config` cannot build these
+    sizes (no transformers import: configs check themselves with it)."""
+    if stride not in (1, 2, 4):
+        raise ValueError(f"tiny_sam2_config(stride={stride}): use 1, 2 or 4")
+    if image_size % (8 * stride):
+        raise ValueError(
+            f"tiny_sam2_config(image_size={image_size}): use a multiple of {8 * stride}"
+        )
+    if width < 2 or width % 2:
+        raise ValueError(f"tiny_sam2_config(width={width}): use an even width of at least 2")
+    if (hidden or 4 * width) % 8:
+        raise ValueError(f"tiny_sam2_config(hidden={hidden}): use a multiple of 8")
+
+
 def tiny_sam2_config(
     image_size: int = 64, width: int = 8, hidden: int | None = None, stride: int = 4
 ) -> Sam2Config:
@@ -130,18 +145,9 @@ def tiny_sam2_config(
         Sam2VisionConfig,
     )
 
-    if stride not in (1, 2, 4):
-        raise ValueError(f"tiny_sam2_config(stride={stride}): use 1, 2 or 4")
-    if image_size % (8 * stride):
-        raise ValueError(
-            f"tiny_sam2_config(image_size={image_size}): use a multiple of {8 * stride}"
-        )
-    if width < 2 or width % 2:
-        raise ValueError(f"tiny_sam2_config(width={width}): use an even width of at least 2")
+    check_tiny_sam2_size(image_size, width, hidden, stride)
     s, w = image_size, width
     d = hidden or 4 * w
-    if d % 8:
-        raise ValueError(f"tiny_sam2_config(hidden={hidden}): use a multiple of 8")
     backbone = Sam2HieraDetConfig(
         hidden_size=w,
         num_attention_heads=1,
