@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parse_config(args.set)
     try:
         out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
-    except NotADirectoryError as err:
+    except (NotADirectoryError, FileExistsError) as err:
         raise SystemExit(f"--out: {err}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())
     scenes = heldout_scenes(cfg, args.scenes, keep_background=True)

@@ -294,3 +294,14 @@ def test_a_file_as_the_output_folder_is_refused_before_training(tmp_path):
     with pytest.raises(NotADirectoryError, match="a-file is a file"):
         pretrain_sam2(target, replace(SMALL, steps=2), progress=False, heldout=0)
     assert target.read_text() == "keep me"
+
+
+def test_a_stand_in_of_another_recipe_is_not_overwritten(saved, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(saved, tmp_path / "kept")
+    before = (folder / "model.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match=r"another recipe \(differs in: steps\)"):
+        pretrain_sam2(folder, replace(SMALL, steps=SMALL.steps + 1), progress=False, heldout=0)
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert (folder / "pretrain.json").exists()  # still marked finished

@@ -524,14 +524,19 @@ def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
 META = "pretrain.json"
 
 
-def holds_standin(folder: str | Path, cfg: PretrainConfig) -> bool:
-    """Whether ``folder`` holds a finished stand-in (its ``pretrain.json`` written last) whose
-    recorded config is ``cfg``."""
+def recorded_config(folder: str | Path) -> dict[str, Any] | None:
+    """The config recorded by a finished stand-in in ``folder`` (its ``pretrain.json`` is
+    written last); None when there is none."""
     try:
         recorded = json.loads((Path(folder) / META).read_text()).get("config")
-    except (OSError, ValueError):
-        return False
-    return recorded == json.loads(json.dumps(asdict(cfg)))
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def holds_standin(folder: str | Path, cfg: PretrainConfig) -> bool:
+    """Whether ``folder`` holds a finished stand-in whose recorded config is ``cfg``."""
+    return recorded_config(folder) == json.loads(json.dumps(asdict(cfg)))
 
 
 def pretrain_sam2(
@@ -559,6 +564,15 @@ def pretrain_sam2(
         if progress:
             print(f"reusing segmenter {out}")
         return out
+    recorded = recorded_config(out)
+    if not rebuild and recorded is not None:
+        differ = sorted(k for k, v in json.loads(json.dumps(asdict(cfg))).items()
+                        if recorded.get(k) != v)  # fmt: skip
+        raise FileExistsError(
+            f"{out} holds a finished stand-in of another recipe (differs in: "
+            f"{', '.join(differ) or 'fields'}); give another folder, or rebuild=True "
+            "(--rebuild) to replace it"
+        )
     if meta.exists():
         meta.unlink()  # the folder is incomplete until the new record is written
     t0 = time.perf_counter()
