@@ -288,7 +288,8 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         )
         + ".",
         "",
-        f"Given each object's true box the segmenter reaches S-measure "
+        f"Given the ground-truth box (one box around all of an image's objects) the segmenter "
+        f"reaches S-measure "
         f"{reference['true-box']['Sm']:.4f}, {room:.4f} above the policy after RL; a whole-frame "
         f"box gets IoU {reference['whole-frame']['IoU']:.4f} against the true box's "
         f"{reference['true-box']['IoU']:.4f}" + (WHOLE_FRAME_PAYS if hack_gap <= 0.1 else "."),
