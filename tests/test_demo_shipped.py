@@ -115,3 +115,11 @@ def test_the_warm_up_reads_the_pretrain_seed_s_data(tmp_path):
     assert meta["seed"] == 1 and len(other) == len(train)
     first = [s.load_image() for s in (train[0], other[0])]
     assert not (first[0].shape == first[1].shape and (first[0] == first[1]).all())
+
+
+def test_a_demo_folder_holding_another_stand_in_is_refused_not_trained_over(tmp_path):
+    held = shutil.copytree(SHIPPED / "segmenter", tmp_path / "segmenter")
+    before = sha256(held / WEIGHTS)
+    with pytest.raises(ValueError, match=r"another recipe .* \(delete .*segmenter or give"):
+        demo.build_frozen_segmenter(QUICK, tmp_path)
+    assert sha256(held / WEIGHTS) == before

@@ -80,7 +80,9 @@ class DemoConfig:
     threads: int = 1  # torch intra-op threads: tiny models run faster on one
     grid_images: int = 6
 
-    sam2_steps: int = 6000  # training steps of the SAM2 stand-in (segmenter="sam2")
+    sam2_steps: int = 10000  # training steps of the SAM2 stand-in (segmenter="sam2")
+    sam2_hidden: int | None = 128  # its prompt encoder / mask decoder width (None: 4 x 8)
+    sam2_lr: float = 5e-4  # its peak learning rate (a wider decoder needs a lower one)
     sam2_scenes: int = 4000  # its pool of generated training scenes
     sam2_stride: int = 2  # its patch stride (image embedding: 96 / (4 x stride) tokens a side)
     sam2_stuff_fraction: float = 0.3  # its prompts asking for a background texture region
@@ -102,7 +104,8 @@ class DemoConfig:
         return PretrainConfig(steps=self.sam2_steps, n_scenes=self.sam2_scenes, side=self.side,
                               scene_size=self.image_size, seed=self.pretrain_seed,
                               stride=self.sam2_stride, stuff_fraction=self.sam2_stuff_fraction,
-                              two_object_fraction=self.sam2_two_object_fraction)  # fmt: skip
+                              two_object_fraction=self.sam2_two_object_fraction,
+                              hidden=self.sam2_hidden, learning_rate=self.sam2_lr)  # fmt: skip
 
     @property
     def policy_recipe(self) -> dict[str, Any]:
@@ -125,7 +128,8 @@ MEASURED_POLICY = {"arch": "qwen2_5_vl", "warmup_batch_size": 8,
 #: The SAM2 stand-in those benchmarks used (1,500 steps on 2,000 scenes, stride 4, objects and
 #: background only).
 MEASURED_SEGMENTER = {"sam2_steps": 1500, "sam2_scenes": 2000, "sam2_stride": 4,
-                      "sam2_stuff_fraction": 0.0, "sam2_two_object_fraction": 0.2}  # fmt: skip
+                      "sam2_stuff_fraction": 0.0, "sam2_two_object_fraction": 0.2,
+                      "sam2_hidden": None, "sam2_lr": 3e-3}  # fmt: skip
 QUICK = replace(FULL, n_train=16, n_test=6, image_size=64, warmup_steps=10, grpo_steps=3,
                 vision_steps=5, warmup_batch_size=8,
                 num_generations=4, prompts_per_step=1, max_completion_length=48,
@@ -226,7 +230,10 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
         return str(shipped)
     from segr1.segment.pretrain import pretrain_sam2
 
-    return str(pretrain_sam2(out / "segmenter", cfg.sam2))
+    try:
+        return str(pretrain_sam2(out / "segmenter", cfg.sam2))
+    except FileExistsError as err:  # a stand-in of another recipe: never trained over
+        raise ValueError(f"{err} (delete {out / 'segmenter'} or give another --out)") from None
 
 
 def build_policy(
