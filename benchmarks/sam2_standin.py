@@ -1,7 +1,8 @@
 """The SAM2 stand-in against GrabCut: held-out IoU per prompt kind, per scene kind.
 
 Trains (or reuses) the stand-in of :mod:`segr1.segment.pretrain` with the default
-:class:`PretrainConfig` (``--set key=value`` changes a field), then scores it and GrabCut on the
+:class:`PretrainConfig` (the previous demo stand-in; ``--set key=value`` changes a field, and
+``--set hidden=128 learning_rate=5e-4 steps=10000`` is the shipped one), then scores it and GrabCut on the
 same held-out scenes (stream ``HELDOUT_STREAM``, never seen in training or by the demo's
 splits) through the reward's own path (:func:`measure_iou`), one row per prompt kind:
 
@@ -24,7 +25,9 @@ given one box per object, and
 a pixel-blind reference that never looks at the image (the ellipse inscribed in the box: what
 the box alone tells), then the training seconds (one torch thread, from ``pretrain.json``), the parameter
 count and the command.
-Run: ``python benchmarks/sam2_standin.py [--out runs/sam2-standin] [--scenes 200]``.
+Run: ``python benchmarks/sam2_standin.py [--out runs/sam2-standin] [--scenes 200] [--set ...]``
+(``--out src/segr1/assets/demo/segmenter --set hidden=128 learning_rate=5e-4 steps=10000``
+measures the shipped stand-in without training).
 """
 
 from __future__ import annotations
@@ -118,8 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parse_config(args.set)
     try:
         out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
-    except (NotADirectoryError, FileExistsError) as err:
-        raise SystemExit(f"--out: {err}") from None
+    except (NotADirectoryError, FileExistsError, PermissionError) as err:
+        hint = " (--rebuild)" if isinstance(err, FileExistsError) else ""
+        raise SystemExit(f"--out: {err}{hint}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())
     scenes = heldout_scenes(cfg, args.scenes, keep_background=True)
     segmenters = {"tiny SAM2": build_segmenter(str(out), cache_bytes=0),

@@ -18,6 +18,7 @@ from segr1.segment.pretrain import (
     TRAIN_STREAM,
     PretrainConfig,
     draw_scenes,
+    holds_standin,
     measure_iou,
     measurement_answer,
     object_boxes_answer,
@@ -305,3 +306,21 @@ def test_a_stand_in_of_another_recipe_is_not_overwritten(saved, tmp_path):
         pretrain_sam2(folder, replace(SMALL, steps=SMALL.steps + 1), progress=False, heldout=0)
     assert (folder / "model.safetensors").read_bytes() == before
     assert (folder / "pretrain.json").exists()  # still marked finished
+    # asked to, it replaces it; a record that cannot be read marks no finished stand-in
+    other = replace(SMALL, steps=2)
+    assert holds_standin(pretrain_sam2(folder, other, progress=False, heldout=0, rebuild=True),
+                         other)  # fmt: skip
+    (folder / "pretrain.json").write_text("{not json")
+    assert holds_standin(pretrain_sam2(folder, other, progress=False, heldout=0), other)
+
+
+def test_the_shipped_models_are_never_trained_over():
+    from segr1.demo import FULL, SHIPPED
+
+    folder = SHIPPED / "segmenter"
+    before = (folder / "model.safetensors").read_bytes()
+    assert pretrain_sam2(folder, FULL.sam2, progress=False) == folder  # reused, as recorded
+    for rebuild in (False, True):
+        with pytest.raises(PermissionError, match="inside the package's shipped models"):
+            pretrain_sam2(folder, replace(FULL.sam2, steps=2), progress=False, rebuild=rebuild)
+    assert (folder / "model.safetensors").read_bytes() == before
