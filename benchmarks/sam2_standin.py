@@ -48,6 +48,7 @@ from segr1.segment import build_segmenter
 from segr1.segment.base import Call, Embedding, Segmenter
 from segr1.segment.grabcut import GrabCutSegmenter
 from segr1.segment.pretrain import (
+    OtherRecipe,
     PretrainConfig,
     heldout_scenes,
     measure_iou,
@@ -121,9 +122,11 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parse_config(args.set)
     try:
         out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
-    except (NotADirectoryError, FileExistsError, PermissionError) as err:
-        hint = " (--rebuild)" if isinstance(err, FileExistsError) else ""
-        raise SystemExit(f"--out: {err}{hint}") from None
+    except OtherRecipe as err:
+        hint = "give another --out, or --rebuild to replace it"
+        raise SystemExit(f"--out: {OtherRecipe(err.folder, err.fields, hint)}") from None
+    except (NotADirectoryError, PermissionError) as err:
+        raise SystemExit(f"--out: {err}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())
     scenes = heldout_scenes(cfg, args.scenes, keep_background=True)
     segmenters = {"tiny SAM2": build_segmenter(str(out), cache_bytes=0),

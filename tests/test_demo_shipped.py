@@ -120,6 +120,6 @@ def test_the_warm_up_reads_the_pretrain_seed_s_data(tmp_path):
 def test_a_demo_folder_holding_another_stand_in_is_refused_not_trained_over(tmp_path):
     held = shutil.copytree(SHIPPED / "segmenter", tmp_path / "segmenter")
     before = sha256(held / WEIGHTS)
-    with pytest.raises(ValueError, match=r"another recipe .* \(delete .*segmenter or give"):
+    with pytest.raises(ValueError, match=r"another recipe .*: delete .*segmenter or give"):
         demo.build_frozen_segmenter(QUICK, tmp_path)
     assert sha256(held / WEIGHTS) == before

@@ -302,7 +302,9 @@ def test_a_stand_in_of_another_recipe_is_not_overwritten(saved, tmp_path):
 
     folder = shutil.copytree(saved, tmp_path / "kept")
     before = (folder / "model.safetensors").read_bytes()
-    with pytest.raises(FileExistsError, match=r"another recipe \(differs in: steps\)"):
+    with pytest.raises(
+        FileExistsError, match=r"another recipe \(differs in: steps\): give another"
+    ):
         pretrain_sam2(folder, replace(SMALL, steps=SMALL.steps + 1), progress=False, heldout=0)
     assert (folder / "model.safetensors").read_bytes() == before
     assert (folder / "pretrain.json").exists()  # still marked finished

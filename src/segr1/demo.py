@@ -228,12 +228,13 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
     if shipped is not None:
         print(f"using the shipped SAM2 stand-in {shipped} (segr1 demo --rebuild builds it here)")
         return str(shipped)
-    from segr1.segment.pretrain import pretrain_sam2
+    from segr1.segment.pretrain import OtherRecipe, pretrain_sam2
 
     try:
         return str(pretrain_sam2(out / "segmenter", cfg.sam2))
-    except FileExistsError as err:  # a stand-in of another recipe: never trained over
-        raise ValueError(f"{err} (delete {out / 'segmenter'} or give another --out)") from None
+    except OtherRecipe as err:  # never trained over
+        hint = f"delete {err.folder} or give another --out"
+        raise ValueError(str(OtherRecipe(err.folder, err.fields, hint))) from None
 
 
 def build_policy(

@@ -526,6 +526,16 @@ def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
 META = "pretrain.json"
 
 
+class OtherRecipe(FileExistsError):
+    """``folder`` holds a finished stand-in whose recorded config differs in ``fields``."""
+
+    def __init__(self, folder: Path, fields: list[str], hint: str = "") -> None:
+        self.folder, self.fields = folder, fields
+        hint = hint or "give another folder, or rebuild=True to replace it"
+        super().__init__(f"{folder} holds a finished stand-in of another recipe (differs in: "
+                         f"{', '.join(fields)}): {hint}")  # fmt: skip
+
+
 #: The package's shipped models (segr1/assets): never trained over.
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -579,9 +589,7 @@ def pretrain_sam2(
         wanted = json.loads(json.dumps(asdict(cfg)))
         differ = sorted(k for k in wanted.keys() | recorded.keys()
                         if recorded.get(k) != wanted.get(k))  # fmt: skip
-        raise FileExistsError(f"{out} holds a finished stand-in of another recipe (differs in: "
-                              f"{', '.join(differ)}): give another folder, or rebuild to "
-                              "replace it")  # fmt: skip
+        raise OtherRecipe(out, differ)
     if meta.exists():
         meta.unlink()  # the folder is incomplete until the new record is written
     t0 = time.perf_counter()
