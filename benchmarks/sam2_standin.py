@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
     except OtherRecipe as err:
-        hint = "give another --out, or --rebuild to replace it"
-        raise SystemExit(f"--out: {OtherRecipe(err.folder, err.fields, hint)}") from None
+        raise SystemExit(f"--out: {err.message('give another --out, or --rebuild')}") from None
     except (NotADirectoryError, PermissionError) as err:
         raise SystemExit(f"--out: {err}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())

@@ -233,8 +233,7 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
     try:
         return str(pretrain_sam2(out / "segmenter", cfg.sam2))
     except OtherRecipe as err:  # never trained over
-        hint = f"delete {err.folder} or give another --out"
-        raise ValueError(str(OtherRecipe(err.folder, err.fields, hint))) from None
+        raise ValueError(err.message(f"delete {err.folder} or give another --out")) from None
 
 
 def build_policy(

@@ -529,11 +529,14 @@ META = "pretrain.json"
 class OtherRecipe(FileExistsError):
     """``folder`` holds a finished stand-in whose recorded config differs in ``fields``."""
 
-    def __init__(self, folder: Path, fields: list[str], hint: str = "") -> None:
+    def __init__(self, folder: Path, fields: list[str]) -> None:
         self.folder, self.fields = folder, fields
-        hint = hint or "give another folder, or rebuild=True to replace it"
-        super().__init__(f"{folder} holds a finished stand-in of another recipe (differs in: "
-                         f"{', '.join(fields)}): {hint}")  # fmt: skip
+        super().__init__(self.message("give another folder, or rebuild=True to replace it"))
+
+    def message(self, hint: str) -> str:
+        """The error with the caller's own remedy (a command line names its options)."""
+        return (f"{self.folder} holds a finished stand-in of another recipe (differs in: "
+                f"{', '.join(self.fields)}): {hint}")  # fmt: skip
 
 
 #: The package's shipped models (segr1/assets): never trained over.
@@ -550,9 +553,14 @@ def recorded_config(folder: str | Path) -> dict[str, Any] | None:
     return recorded if isinstance(recorded, dict) else None
 
 
+def config_record(cfg: PretrainConfig) -> dict[str, Any]:
+    """``cfg`` as ``pretrain.json`` records it (JSON types)."""
+    return json.loads(json.dumps(asdict(cfg)))
+
+
 def holds_standin(folder: str | Path, cfg: PretrainConfig) -> bool:
     """Whether ``folder`` holds a finished stand-in whose recorded config is ``cfg``."""
-    return recorded_config(folder) == json.loads(json.dumps(asdict(cfg)))
+    return recorded_config(folder) == config_record(cfg)
 
 
 def pretrain_sam2(
@@ -576,7 +584,8 @@ def pretrain_sam2(
         raise NotADirectoryError(f"{out} is a file; the stand-in is saved to a folder (created "
                                  "if missing): give another path")  # fmt: skip
     meta = out / META
-    if not rebuild and holds_standin(out, cfg):
+    wanted, recorded = config_record(cfg), recorded_config(out)
+    if not rebuild and recorded == wanted:
         if progress:
             print(f"reusing segmenter {out}")
         return out
@@ -584,9 +593,7 @@ def pretrain_sam2(
         raise PermissionError(f"{out} is inside the package's shipped models ({ASSETS}): build "
                               "the stand-in in another folder (docs/demo.md says how one is "
                               "shipped)")  # fmt: skip
-    recorded = recorded_config(out)
     if not rebuild and recorded is not None:
-        wanted = json.loads(json.dumps(asdict(cfg)))
         differ = sorted(k for k in wanted.keys() | recorded.keys()
                         if recorded.get(k) != wanted.get(k))  # fmt: skip
         raise OtherRecipe(out, differ)
