@@ -114,6 +114,49 @@ def test_policy_boxes_read_the_eval_folder(tmp_path):
     (tmp_path / "completions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     g = grounding_row(test, tmp_path, side=100)  # GT box [0, 0, 50, 50] in the 100 frame
     assert g["box_iou_per_image"] == [1.0, 0.0] and g["no_box"] == 1 and g["distinct"] == 2
+    # the surplus second box (inside the first) costs the object box IoU, not the enclosing one
+    assert g["object_box_iou_per_image"] == [0.5, 0.0] and g["mean_boxes"] == 1.0
     (tmp_path / "completions.jsonl").write_text(json.dumps(rows[0]) + "\n")
     with pytest.raises(ValueError, match="no answer for 1 test images"):
         grounding_row(test, tmp_path, side=100)
+
+
+def test_object_boxes_one_per_region_left_to_right():
+    from segr1.metrics.grounding import object_boxes
+
+    mask = np.zeros((20, 40), bool)
+    mask[2:8, 30:36] = True  # right object, first in the array
+    mask[10:18, 4:12] = True  # left object
+    mask[0, 0] = True  # a one-pixel speck (under 2 % of the largest region): dropped
+    assert object_boxes(mask) == [[4.0, 10.0, 12.0, 18.0], [30.0, 2.0, 36.0, 8.0]]
+    assert object_boxes(mask, side=100)[1] == [75.0, 10.0, 90.0, 40.0]
+    assert object_boxes(mask, min_share=0.0)[0] == [0.0, 0.0, 1.0, 1.0]
+    assert object_boxes(np.zeros((5, 5), bool)) == []
+
+
+def test_matched_box_iou_charges_missing_and_surplus_boxes():
+    from segr1.metrics.grounding import matched_box_iou
+
+    a, b = [0, 0, 10, 10], [20, 20, 30, 30]
+    assert matched_box_iou([b, a], [a, b]) == 1.0  # order does not matter
+    assert matched_box_iou([a], [a, b]) == 0.5  # one object missed
+    assert matched_box_iou([a, b, [50, 50, 60, 60]], [a, b]) == pytest.approx(2 / 3)  # surplus
+    assert matched_box_iou([[0, 0, 30, 30]], [a, b]) == pytest.approx(100 / 900 / 2)
+    assert matched_box_iou([], [a]) == 0.0 and matched_box_iou([a], []) == 0.0
+
+
+def test_grounding_stats_on_several_box_answers():
+    """An answer is its list of boxes: the box IoU compares the enclosing boxes, the object box
+    IoU pairs boxes with objects, one whole-frame box flags the answer, and two answers are the
+    same only when all their boxes are."""
+    a, b = [0, 0, 10, 10], [20, 20, 30, 30]
+    gts = [[a, b], [a, b], [a], None]
+    answers = [[a, b], [[0, 0, 30, 30]], [a, [0, 0, 100, 100]], []]
+    s = grounding_stats(answers, gts, 100)
+    assert s.n_scored == 3 and s.no_box == 1
+    # enclosing: [0,0,30,30] vs [0,0,30,30] twice (1, 1), then [0,0,100,100] vs a (0.01)
+    assert s.mean_box_iou == pytest.approx((1 + 1 + 0.01) / 3)
+    assert s.mean_object_box_iou == pytest.approx((1 + 100 / 900 / 2 + 0.5) / 3)
+    assert s.whole_frame_share == 0.25 and s.distinct == 4 and s.mean_boxes == 1.25
+    # bare boxes and None read as one box and none, as before
+    assert grounding_stats([a, None], [a, a], 100).mean_object_box_iou == 0.5

@@ -4,11 +4,12 @@ paired change between two of them, and the reward-hack flags the demo report rai
 Contract (numbers only; the report turns them into prose):
 
 * :func:`policy_boxes` reads an evaluation folder's ``completions.jsonl`` and returns, in test
-  order, each answer's FIRST box in the model's S x S frame (None when it wrote none);
-* :func:`gt_boxes` gives each test image's tight ground-truth box in that frame (None for an
-  empty scene), :func:`per_image_box_iou` the box IoU per image with an object;
-* :func:`grounding_row` is one row of the grounding table (box IoU, distinct boxes, whole-frame
-  share) plus the per-image box IoUs the paired interval needs;
+  order, each answer's boxes in the model's S x S frame (``[]`` when it wrote none);
+* :func:`gt_boxes` gives each test image's object boxes in that frame (one per connected region
+  of the ground truth, :func:`segr1.metrics.grounding.object_boxes`; ``[]`` for an empty scene);
+* :func:`grounding_row` is one row of the grounding table (box IoU of the enclosing boxes, object
+  box IoU, distinct answers, whole-frame share) plus the per-image box IoUs the paired intervals
+  need;
 * :func:`hack_flags` names what a reward hack looks like in those rows: nearly one answer for
   every image, whole-frame boxes, or the mask score rising while the boxes move off the objects.
 """
@@ -19,11 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from segr1.evaluate import read_records
 from segr1.imaging import binarize
-from segr1.metrics.grounding import WHOLE_FRAME, box_iou, grounding_stats, mask_box
+from segr1.metrics.grounding import WHOLE_FRAME, grounding_stats, object_boxes, per_image_box_ious
 
 #: Flag thresholds: fewer distinct boxes than this share of the images reads as a constant
 #: answer; more whole-frame boxes than this share reads as the whole-frame hack.
@@ -31,36 +30,29 @@ CONSTANT_SHARE = 0.5
 WHOLE_FRAME_LIMIT = 0.05
 
 
-def policy_boxes(test: Sequence, eval_dir: Path) -> list[list[float] | None]:
+def policy_boxes(test: Sequence, eval_dir: Path) -> list[list[list[float]]]:
     records = read_records(Path(eval_dir) / "completions.jsonl")
     missing = [s.id for s in test if s.id not in records]
     if missing:
         raise ValueError(
             f"{eval_dir}: no answer for {len(missing)} test images ({missing[0]}, ...)"
         )
-    out = []
-    for s in test:
-        boxes = records[s.id]["answer"].get("boxes") or []
-        out.append([float(v) for v in boxes[0]] if boxes else None)
-    return out
+    return [
+        [[float(v) for v in box] for box in records[s.id]["answer"].get("boxes") or []]
+        for s in test
+    ]
 
 
-def gt_boxes(test: Sequence, side: int) -> list[list[float] | None]:
-    return [mask_box(binarize(s.load_mask()), side) for s in test]
-
-
-def per_image_box_iou(boxes: Sequence, gts: Sequence) -> np.ndarray:
-    """(M,) box IoU of each image WITH an object (a missing policy box scores 0)."""
-    return np.asarray(
-        [0.0 if b is None else box_iou(b, g) for b, g in zip(boxes, gts, strict=True) if g],
-        dtype=np.float64,
-    )
+def gt_boxes(test: Sequence, side: int) -> list[list[list[float]]]:
+    return [object_boxes(binarize(s.load_mask()), side) for s in test]
 
 
 def grounding_row(test: Sequence, eval_dir: Path, side: int) -> dict[str, Any]:
     boxes, gts = policy_boxes(test, eval_dir), gt_boxes(test, side)
     stats = grounding_stats(boxes, gts, side).to_dict()
-    return {**stats, "box_iou_per_image": per_image_box_iou(boxes, gts).tolist()}
+    enclosing, matched = per_image_box_ious(boxes, gts)
+    return {**stats, "box_iou_per_image": enclosing.tolist(),
+            "object_box_iou_per_image": matched.tolist()}  # fmt: skip
 
 
 def hack_flags(before: dict, after: dict, s_change: dict, box_change: dict) -> list[str]:

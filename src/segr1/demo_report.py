@@ -22,6 +22,7 @@ from segr1.overlay import draw_overlay
 from segr1.protocol.parse import parse_answer
 
 WHOLE_FRAME_PAYS = " (a whole-frame box pays: this segmenter invites the whole-frame hack)."
+REFERENCE_PROMPTS = ("true-box", "object-boxes", "whole-frame")
 REWARD_KEYS = ("reward", "rewards/segmentation/mean", "rewards/format_reward/mean")
 
 
@@ -130,19 +131,22 @@ def paired_change(before: np.ndarray, after: np.ndarray, resamples: int = 10_000
 
 def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> dict[str, float]:
     """Metrics of ``segmenter`` given one fixed prompt per test image, no policy: ``true-box``
-    (the tight box around all ground-truth pixels: the room left for a policy that localises)
-    or ``whole-frame`` (a box over the whole S x S frame: what the whole-frame hack earns).
+    (the tight box around all ground-truth pixels: the room left for a policy that localises),
+    ``object-boxes`` (one tight box per object, :func:`segr1.metrics.grounding.object_boxes`:
+    the protocol's several-box answer, masks OR-ed) or ``whole-frame`` (a box over the whole
+    S x S frame: what the whole-frame hack earns).
 
     The box is written in the S x S frame the policy sees; segmentation runs there and the mask
     is upsampled to the original size, exactly as the evaluated pipeline does. An image without
-    an object gets an empty mask under ``true-box``.
+    an object gets an empty mask under ``true-box`` and ``object-boxes``.
     """
     from segr1.imaging import binarize, resize_mask, stretch
     from segr1.metrics import ForegroundMetrics
+    from segr1.metrics.grounding import object_boxes
     from segr1.protocol.geometry import Prompts, scale_boxes, square
 
-    if prompt not in ("true-box", "whole-frame"):
-        raise ValueError(f"prompt={prompt!r}; choose true-box or whole-frame")
+    if prompt not in REFERENCE_PROMPTS:
+        raise ValueError(f"prompt={prompt!r}; choose one of {', '.join(REFERENCE_PROMPTS)}")
     acc = ForegroundMetrics()
     for s in test:
         image, gt = s.load_pair()
@@ -152,7 +156,10 @@ def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> di
         if prompt == "whole-frame":
             box = np.array([[0, 0, side, side]], np.float32)
         elif len(ys):
-            box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+            if prompt == "object-boxes":
+                box = np.array(object_boxes(binarize(gt)), np.float32)
+            else:
+                box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
             box = scale_boxes(box, (w, h), square(side))  # original -> model frame
         else:
             box = None
@@ -188,7 +195,8 @@ def _side_ratio(g: dict) -> str:
 def _grounding_line(name: str, g: dict, r: dict) -> str:
     m = r["metrics"]
     return (
-        f"| {name} | {g['mean_box_iou']:.3f} | {g['distinct']} / {g['n']} | "
+        f"| {name} | {g['mean_box_iou']:.3f} | {g.get('mean_object_box_iou', 0.0):.3f} | "
+        f"{g.get('mean_boxes', 0.0):.2f} | {g['distinct']} / {g['n']} | "
         f"{_side_ratio(g)} | {g['whole_frame_share']:.1%} | {g['no_box']} | "
         f"{m['Sm']:.4f} | {m['IoU']:.4f} |"
     )
@@ -237,11 +245,12 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     s_image = {k: per_image_s(test, out / f"eval_{k}") for k in ("before", "after")}
     kinds = {k: per_kind(test, scores) for k, scores in s_image.items()}
     ground = {k: grounding_row(test, out / f"eval_{k}", cfg.side) for k in ("before", "after")}
-    reference = {p: reference_scores(test, cfg.side, segmenter, p)
-                 for p in ("true-box", "whole-frame")}  # fmt: skip
+    reference = {p: reference_scores(test, cfg.side, segmenter, p) for p in REFERENCE_PROMPTS}
     paired = paired_change(s_image["before"], s_image["after"])
-    box_paired = paired_change(*(np.asarray(ground[k]["box_iou_per_image"])
-                                 for k in ("before", "after")))  # fmt: skip
+    box_paired, object_paired = (
+        paired_change(*(np.asarray(ground[k][key]) for k in ("before", "after")))
+        for key in ("box_iou_per_image", "object_box_iou_per_image")
+    )
     flags = hack_flags(ground["before"], ground["after"], paired, box_paired)
     quick = cfg.n_test < 100
     train_cmd = grpo_args(cfg, warm, out / "data", out / "grpo", segmenter_spec)
@@ -259,6 +268,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
             if cfg.warmup_box_scale != 1.0
             else ""
         )
+        + (", one target box per object" if cfg.warmup_per_object else "")
         + "), "
         f"segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
         f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min.",
@@ -274,6 +284,10 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         _row(
             "reference: segmenter given the ground-truth box (no policy)",
             {"metrics": reference["true-box"]},
+        ),
+        _row(
+            "reference: segmenter given one box per object (no policy)",
+            {"metrics": reference["object-boxes"]},
         ),
         _row(
             "reference: segmenter given a whole-frame box (no policy)",
@@ -292,21 +306,29 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         f"reaches S-measure "
         f"{reference['true-box']['Sm']:.4f}, {room:.4f} above the policy after RL; a whole-frame "
         f"box gets IoU {reference['whole-frame']['IoU']:.4f} against the true box's "
-        f"{reference['true-box']['IoU']:.4f}" + (WHOLE_FRAME_PAYS if hack_gap <= 0.1 else "."),
+        f"{reference['true-box']['IoU']:.4f}"
+        + (WHOLE_FRAME_PAYS if hack_gap <= 0.1 else ".")
+        + f" Given one box per object it reaches IoU {reference['object-boxes']['IoU']:.4f}.",
         "",
         "## Grounding",
         "",
-        "The policy's first box against the ground-truth box, in the S x S frame "
-        "(box / object side: the median of sqrt(box area / ground-truth box area), 1.00 is the "
-        "object's size; whole-frame: the box covers more than 90 % of the frame).",
+        "The policy's boxes against the ground truth's, in the S x S frame. Box IoU: the box "
+        "around all of an answer's boxes against the box around all ground-truth pixels; "
+        "object box IoU: the answer's boxes paired with the objects' boxes (one per connected "
+        "region; a missing or a surplus box costs); box / object side: the median of "
+        "sqrt(box area / ground-truth box area) of those two enclosing boxes, 1.00 is the "
+        "object's size; distinct: different answers (all their boxes); whole-frame: an answer "
+        "with a box over more than 90 % of the frame.",
         "",
-        "| policy | mean box IoU ↑ | distinct boxes | box / object side | whole-frame boxes "
-        "| no box | S-measure ↑ | IoU ↑ |",
-        "|---|---|---|---|---|---|---|---|",
+        "| policy | mean box IoU ↑ | object box IoU ↑ | boxes / answer | distinct answers "
+        "| box / object side | whole-frame answers | no box | S-measure ↑ | IoU ↑ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         _grounding_line("before RL", ground["before"], before),
         _grounding_line("after RL", ground["after"], after),
         "",
         describe_change("Mean box IoU", box_paired, digits=3),
+        "",
+        describe_change("Object box IoU", object_paired, digits=3),
         "",
         "**Reward-hack flags:** "
         + ("none raised." if not flags else "")
@@ -334,8 +356,10 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds,
                "segmenter": segmenter_name, "per_kind_Sm": kinds, "grounding": ground,
                "reference_gt_box": reference["true-box"],
+               "reference_object_boxes": reference["object-boxes"],
                "reference_whole_frame_box": reference["whole-frame"],
                "paired_Sm_change": paired, "paired_box_iou_change": box_paired,
+               "paired_object_box_iou_change": object_paired,
                "flags": flags}  # fmt: skip
     (rep / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return rep

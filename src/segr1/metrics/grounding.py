@@ -1,24 +1,29 @@
 """Grounding statistics of a policy's boxes: does its box follow the object?
 
-Contract (numpy only): boxes are ``[x1, y1, x2, y2]`` continuous pixel positions in the model's
-S x S frame (corners may come reversed; they are reordered). Per image, the policy's box is the
-answer's FIRST box (or None when the answer has none) and the ground-truth box is the tight box
-around every ground-truth pixel (:func:`mask_box`: ``[x_min, y_min, x_max + 1, y_max + 1]``,
-scaled into the S x S frame), or None when the ground truth is empty.
+Contract (numpy and scipy): boxes are ``[x1, y1, x2, y2]`` continuous pixel positions in the
+model's S x S frame (corners may come reversed; they are reordered). Per image, an answer is its
+list of boxes (the protocol's mask is the union of one mask per box; None or a bare box are read
+as no box and one box), and the ground truth is either one box or its objects' boxes
+(:func:`object_boxes`: one tight box per connected region of the mask), None when empty.
 
 :func:`grounding_stats` gives:
 
-* ``mean_box_iou``: mean box IoU over the images with a ground-truth box (an image without a
+* ``mean_box_iou``: mean IoU of the box enclosing all of the answer's boxes against the box
+  enclosing the ground truth (:func:`mask_box`: ``[x_min, y_min, x_max + 1, y_max + 1]``,
+  scaled into the S x S frame), over the images with a ground-truth box (an image without a
   policy box scores 0; images with an empty ground truth are left out and counted in
-  ``n_scored``);
-* ``distinct`` / ``distinct_share``: how many different first boxes over ALL images (an answer
-  without a box counts as one more "box"), and that number over the image count: 1.0 when
-  every image got its own box, ``1 / n`` for a constant answer;
-* ``whole_frame_share``: share of ALL images whose box, clipped to the frame, covers more than
-  :data:`WHOLE_FRAME` of it (the reward hack of box-prompting RL);
-* ``no_box``: images whose answer had no box;
-* ``median_side_ratio``: over the images with both boxes (each clipped to the frame, the
-  ground-truth box not empty), the median of ``sqrt(policy box area / ground-truth box
+  ``n_scored``). With one box per answer this is that box against the object box;
+* ``mean_object_box_iou``: mean :func:`matched_box_iou` of the answer's boxes against the
+  ground truth's object boxes (each object paired with at most one box, the pairing of largest
+  total IoU, the sum over the larger count: a missing or a surplus box costs), same images;
+* ``distinct`` / ``distinct_share``: how many different answers (their boxes, in order) over ALL
+  images (an answer without a box counts as one more), and that number over the image count:
+  1.0 when every image got its own boxes, ``1 / n`` for a constant answer;
+* ``whole_frame_share``: share of ALL images with a box that, clipped to the frame, covers more
+  than :data:`WHOLE_FRAME` of it (the reward hack of box-prompting RL);
+* ``no_box``: images whose answer had no box; ``mean_boxes``: boxes per answer;
+* ``median_side_ratio``: over the images with both enclosing boxes (each clipped to the frame,
+  the ground-truth box not empty), the median of ``sqrt(policy box area / ground-truth box
   area)`` - the box's side over the object box's (1.0: the object's size; 1.3: each side 30 %
   longer; 0.0 for a box of no area); None when no image has both.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 WHOLE_FRAME = 0.9  # a box covering more than this share of the S x S frame is "whole-frame"
@@ -62,6 +68,58 @@ def mask_box(mask: np.ndarray, side: int | None = None) -> list[float] | None:
     return [box[0] * side / w, box[1] * side / h, box[2] * side / w, box[3] * side / h]
 
 
+def object_boxes(mask: np.ndarray, side: int | None = None, min_share: float = 0.02) -> list:
+    """One tight box per connected region (8-connected) of an (H, W) bool mask, as
+    :func:`mask_box` writes it (scaled into the ``side`` x ``side`` frame when given), ordered
+    left to right (then top to bottom); regions under ``min_share`` of the largest one's area
+    (specks a resize leaves) are dropped. ``[]`` for an empty mask."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if n <= 1:
+        return []
+    keep = [i + 1 for i, a in enumerate(areas) if a >= min_share * areas.max()]
+    h, w = mask.shape
+    scale = (1.0, 1.0) if side is None else (side / w, side / h)
+    boxes = []
+    for i in keep:
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        boxes.append([x * scale[0], y * scale[1], (x + bw) * scale[0], (y + bh) * scale[1]])
+    return sorted(boxes, key=lambda b: (b[0], b[1]))
+
+
+def as_boxes(entry) -> list:
+    """An answer's boxes: ``None`` -> ``[]``, one box (four numbers) -> ``[box]``, a list of
+    boxes as it is."""
+    if entry is None:
+        return []
+    entry = list(entry)
+    if entry and not isinstance(entry[0], (list, tuple, np.ndarray)):
+        return [entry]
+    return entry
+
+
+def enclosing_box(boxes: Sequence[Box]) -> list[float] | None:
+    """The box around all ``boxes`` (None for none)."""
+    if not boxes:
+        return None
+    ordered = [_ordered(b) for b in boxes]
+    return [min(b[0] for b in ordered), min(b[1] for b in ordered),
+            max(b[2] for b in ordered), max(b[3] for b in ordered)]  # fmt: skip
+
+
+def matched_box_iou(boxes: Sequence[Box], objects: Sequence[Box]) -> float:
+    """Answer boxes against object boxes: each object paired with at most one box (the pairing
+    of largest total IoU), the summed IoU over ``max(len(boxes), len(objects))``, so a missing
+    and a surplus box both cost. 0.0 when either side is empty."""
+    if not boxes or not objects:
+        return 0.0
+    from scipy.optimize import linear_sum_assignment
+
+    ious = np.array([[box_iou(b, o) for o in objects] for b in boxes])
+    rows, cols = linear_sum_assignment(ious, maximize=True)
+    return float(ious[rows, cols].sum()) / max(len(boxes), len(objects))
+
+
 def clipped_area(box: Box, side: int) -> float:
     """Area of ``box`` clipped to the S x S frame."""
     x1, y1, x2, y2 = (min(max(v, 0.0), float(side)) for v in _ordered(box))
@@ -76,45 +134,60 @@ def box_area_share(box: Box, side: int) -> float:
 @dataclass(frozen=True)
 class GroundingStats:
     n: int  # images
-    n_scored: int  # images with a non-empty ground truth (the mean box IoU's denominator)
-    mean_box_iou: float
-    distinct: int  # different first boxes (no box counts as one value)
+    n_scored: int  # images with a non-empty ground truth (the mean box IoUs' denominator)
+    mean_box_iou: float  # enclosing answer box vs enclosing ground-truth box
+    distinct: int  # different answers (all boxes, in order; no box counts as one value)
     distinct_share: float  # distinct / n
-    whole_frame_share: float  # boxes covering > WHOLE_FRAME of the frame / n
+    whole_frame_share: float  # answers with a box covering > WHOLE_FRAME of the frame / n
     no_box: int  # answers without a box
     median_side_ratio: float | None = None  # median sqrt(box area / ground-truth box area)
+    mean_object_box_iou: float = 0.0  # answer boxes matched to object boxes
+    mean_boxes: float = 0.0  # boxes per answer
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def grounding_stats(
-    boxes: Sequence[Box | None], gt_boxes: Sequence[Box | None], side: int
-) -> GroundingStats:
-    """Statistics of the policy's first ``boxes`` against ``gt_boxes`` (both per image, in the
-    S x S frame; see the module docstring)."""
+def per_image_box_ious(boxes: Sequence, gt_boxes: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """(enclosing box IoU, matched object box IoU), each (M,), over the M images with a
+    ground-truth box (entries as :func:`grounding_stats` takes them)."""
+    enclosing, matched = [], []
+    for entry, gt in zip(boxes, gt_boxes, strict=True):
+        objects = as_boxes(gt)
+        if not objects:
+            continue
+        answer = as_boxes(entry)
+        box = enclosing_box(answer)
+        enclosing.append(0.0 if box is None else box_iou(box, enclosing_box(objects)))
+        matched.append(matched_box_iou(answer, objects))
+    return np.asarray(enclosing, np.float64), np.asarray(matched, np.float64)
+
+
+def grounding_stats(boxes: Sequence, gt_boxes: Sequence, side: int) -> GroundingStats:
+    """Statistics of the policy's answers ``boxes`` against ``gt_boxes`` (both per image, in the
+    S x S frame; each entry None, one box or a list of boxes; see the module docstring)."""
     if len(boxes) != len(gt_boxes):
         raise ValueError(f"{len(boxes)} boxes for {len(gt_boxes)} ground-truth boxes")
     n = len(boxes)
-    ious = [
-        0.0 if box is None else box_iou(box, gt)
-        for box, gt in zip(boxes, gt_boxes, strict=True)
-        if gt is not None
-    ]
+    answers = [as_boxes(b) for b in boxes]
+    enclosing, matched = per_image_box_ious(answers, gt_boxes)
     ratios = []
-    for box, gt in zip(boxes, gt_boxes, strict=True):
-        gt_area = 0.0 if box is None or gt is None else clipped_area(gt, side)
+    for answer, gt in zip(answers, gt_boxes, strict=True):
+        box, truth = enclosing_box(answer), enclosing_box(as_boxes(gt))
+        gt_area = 0.0 if box is None or truth is None else clipped_area(truth, side)
         if gt_area > 0:
             ratios.append(np.sqrt(clipped_area(box, side) / gt_area))
-    keys = {None if b is None else tuple(float(v) for v in b) for b in boxes}
-    whole = sum(b is not None and box_area_share(b, side) > WHOLE_FRAME for b in boxes)
+    keys = {tuple(tuple(float(v) for v in b) for b in answer) for answer in answers}
+    whole = sum(any(box_area_share(b, side) > WHOLE_FRAME for b in answer) for answer in answers)
     return GroundingStats(
         n=n,
-        n_scored=len(ious),
-        mean_box_iou=float(np.mean(ious)) if ious else 0.0,
+        n_scored=len(enclosing),
+        mean_box_iou=float(enclosing.mean()) if len(enclosing) else 0.0,
         distinct=len(keys),
         distinct_share=len(keys) / n if n else 0.0,
         whole_frame_share=whole / n if n else 0.0,
-        no_box=sum(b is None for b in boxes),
+        no_box=sum(not answer for answer in answers),
         median_side_ratio=float(np.median(ratios)) if ratios else None,
+        mean_object_box_iou=float(matched.mean()) if len(matched) else 0.0,
+        mean_boxes=float(np.mean([len(a) for a in answers])) if n else 0.0,
     )
