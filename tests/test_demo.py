@@ -31,25 +31,33 @@ def _check_report(out):
     assert paired["mean"] == pytest.approx(summary["delta_Sm"], abs=1e-9)
     assert paired["ci95"][0] <= paired["mean"] <= paired["ci95"][1]
     reference = summary["reference_gt_box"]  # the segmenter given the ground-truth box
+    objects = summary["reference_object_boxes"]  # ... one box per object
     whole = summary["reference_whole_frame_box"]  # ... and given a whole-frame box
-    for ref in (reference, whole):
+    for ref in (reference, objects, whole):
         assert ref["count"] == summary["before"]["count"]
         assert 0.0 <= ref["Sm"] <= 1.0 and 0.0 <= ref["IoU"] <= 1.0
     text = (report / "report.md").read_text()
     assert f"{reference['Sm']:.4f}" in text and f"{whole['IoU']:.4f}" in text
+    assert f"{objects['IoU']:.4f}" in text
     n_objects = sum("empty" not in s for s in (p.stem for p in gt_dir.iterdir()))
     for stage in ("before", "after"):  # the grounding table is the eval folders' boxes
         g = summary["grounding"][stage]
         assert g["n"] == summary[stage]["count"] and g["n_scored"] == n_objects
         assert len(g["box_iou_per_image"]) == n_objects
-        assert g["mean_box_iou"] == pytest.approx(sum(g["box_iou_per_image"]) / n_objects)
+        for key in ("box_iou", "object_box_iou"):
+            per_image = g[f"{key}_per_image"]
+            assert len(per_image) == n_objects and all(0.0 <= v <= 1.0 for v in per_image)
+            assert g[f"mean_{key}"] == pytest.approx(sum(per_image) / n_objects)
         assert 1 <= g["distinct"] <= g["n"]
-        assert f"{g['mean_box_iou']:.3f}" in text
-        side = g["median_side_ratio"]  # the table's fourth column
         (row,) = [line for line in text.splitlines() if line.startswith(f"| {stage} RL |")]
-        assert row.split(" | ")[3] == ("-" if side is None else f"{side:.2f}")
-    box = summary["paired_box_iou_change"]
-    assert box["better"] + box["worse"] + box["equal"] == n_objects
+        cells = row.split(" | ")
+        assert cells[1:4] == [f"{g['mean_box_iou']:.3f}", f"{g['mean_object_box_iou']:.3f}",
+                              f"{g['mean_boxes']:.2f}"]  # fmt: skip
+        side = g["median_side_ratio"]  # the table's sixth column
+        assert cells[5] == ("-" if side is None else f"{side:.2f}")
+    for key in ("paired_box_iou_change", "paired_object_box_iou_change"):
+        box = summary[key]
+        assert box["better"] + box["worse"] + box["equal"] == n_objects
     assert isinstance(summary["flags"], list)
     assert ("none raised" in text) == (not summary["flags"])
     assert f"{summary['after']['metrics']['Sm']:.4f}" in text
@@ -81,8 +89,11 @@ def test_the_report_command_line_names_every_non_default_stand_in_setting():
     from segr1.demo import FULL, command_line
 
     assert command_line(FULL, quick=False) == "segr1 demo --out demo_out --seed 0"
-    cfg = replace(FULL, seed=2, pretrain_seed=1, warmup_box_scale=1.0, segmenter="grabcut")
+    cfg = replace(FULL, seed=2, pretrain_seed=1, warmup_box_scale=1.0, segmenter="grabcut",
+                  warmup_per_object=not FULL.warmup_per_object)  # fmt: skip
     words = command_line(cfg, quick=True).split()
+    assert words[words.index("--warmup-boxes") + 1] == ("one" if FULL.warmup_per_object
+                                                        else "per-object")  # fmt: skip
     assert words[words.index("--pretrain-seed") + 1] == "1"
     assert words[words.index("--warmup-box-scale") + 1] == "1.0"
     assert words[words.index("--segmenter") + 1] == "grabcut" and words[-1] == "--quick"
@@ -122,3 +133,10 @@ def test_demo_full_improves_held_out_s_measure(tmp_path):
     assert summary["paired_Sm_change"]["ci95"][0] > 0.0, summary["paired_Sm_change"]
     assert summary["paired_box_iou_change"]["ci95"][0] > 0.0, summary["paired_box_iou_change"]
     assert summary["flags"] == []
+
+
+def test_demo_refuses_an_unknown_warmup_boxes_value(tmp_path):
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path / "d"),
+                                   "--warmup-boxes", "two"])  # fmt: skip
+    assert res.exit_code == 2 and "per-object" in res.output and "one" in res.output
+    assert not (tmp_path / "d").exists()

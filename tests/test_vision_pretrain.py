@@ -76,3 +76,41 @@ def replace_format(cfg):
     from dataclasses import replace
 
     return replace(cfg, answer_format="seg-zero")
+
+
+@pytest.mark.parametrize(("per_object", "reads"), [(False, "answer"), (True, "answer"),
+                                                   (False, "first")])  # fmt: skip
+def test_box_objective_reads_the_answer_not_the_prompt(qwen3_dir, per_object, reads):
+    """The prompt's own format instruction holds ``<bbox>`` before the image: a box objective
+    reading it cannot see the image (a causal model) and learns one mean box. Read from the
+    answer, its gradient reaches the vision tower and one state per target box is regressed;
+    the legacy ``box_reads="first"`` (the shipped demo policy's) is the image-blind one."""
+    from PIL import Image
+
+    from segr1.policy.warmup import WarmupConfig, dense_objectives, noisy_answer
+    from segr1.protocol.formats import template_for
+
+    model, processor = load_policy(str(qwen3_dir))
+    mask = np.zeros((64, 64), bool)
+    mask[5:20, 35:55] = mask[30:50, 5:20] = True
+    cfg = WarmupConfig(side=64, box_weight=1.0, per_object=per_object, box_reads=reads)
+    heads, loss = dense_objectives(model, processor, cfg)
+    prompt = processor.apply_chat_template(
+        template_for("seg-r1", "foreground", "train").messages(None, False),
+        add_generation_prompt=True, tokenize=False,
+    )  # fmt: skip
+    image = Image.fromarray(np.uint8(mask[..., None].repeat(3, -1)) * 200)
+    n_prompt = len(processor(text=[prompt], images=[image]).input_ids[0])
+    text = prompt + noisy_answer(mask, np.random.default_rng(0), cfg)
+    enc = processor(text=[text], images=[image], return_tensors="pt")
+    assert int((enc["input_ids"][0, :n_prompt] == processor.tokenizer.convert_tokens_to_ids(
+        "<bbox>")).sum()) > 0  # fmt: skip
+    seen = []
+    heads["box"].register_forward_hook(lambda m, i, o: seen.append(o.shape[0]))
+    out = model(**enc, output_hidden_states=True)
+    loss(enc, out, [mask], [n_prompt]).backward()
+    assert seen == [2 if per_object else 1]
+    grads = [p.grad for n, p in model.named_parameters() if "visual" in n and p.grad is not None]
+    assert grads and any(float(g.abs().sum()) > 0 for g in grads) == (reads == "answer")
+    with pytest.raises(ValueError, match="box_reads='last'"):
+        WarmupConfig(box_reads="last")

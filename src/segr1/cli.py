@@ -202,11 +202,20 @@ def demo(
         "own policy in OUT (about 30 minutes); 1.0 (tight targets) is the contrast in "
         "docs/demo.md.",
     ),
+    warmup_boxes: str | None = typer.Option(
+        None,
+        "--warmup-boxes",
+        show_default=False,
+        help="The warm-up's target boxes on a scene with several objects: 'one' (one box "
+        "around all, the shipped policy) or 'per-object' (one box per object, the protocol's "
+        "several-box answer; answers up to 96 tokens). 'per-object' builds its own policy in "
+        "OUT (about 30 minutes); docs/demo.md has its three seeds.",
+    ),
 ) -> None:
     """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""
     from dataclasses import replace
 
-    from segr1.demo import FULL, QUICK, SEGMENTERS, run_demo
+    from segr1.demo import FULL, QUICK, SEGMENTERS, WARMUP_BOXES, run_demo
 
     if segmenter not in SEGMENTERS:
         _fail(ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}"))
@@ -214,6 +223,11 @@ def demo(
                   rebuild=rebuild, pretrain_seed=pretrain_seed)  # fmt: skip
     if warmup_box_scale is not None:
         cfg = replace(cfg, warmup_box_scale=warmup_box_scale)
+    if warmup_boxes is not None:
+        if warmup_boxes not in WARMUP_BOXES:
+            _fail(ValueError(f"--warmup-boxes {warmup_boxes!r}: choose one of "
+                             f"{', '.join(WARMUP_BOXES)}"))  # fmt: skip
+        cfg = replace(cfg, **WARMUP_BOXES[warmup_boxes])
     try:
         report = run_demo(cfg)
     except ValueError as err:

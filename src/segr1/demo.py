@@ -70,12 +70,20 @@ class DemoConfig:
     #: box_scale): a policy that places its boxes on the objects but loosely, the room RL
     #: sharpens (docs/demo.md: with tight targets RL had nothing to take)
     warmup_box_scale: float = 1.3
+    #: one target box per object (policy.warmup per_object): on a two-object scene the policy
+    #: learns the protocol's several-box answer instead of one box around both (measured in
+    #: docs/demo.md; not the default: RL gained less from it in two of three seeds)
+    warmup_per_object: bool = False
+    #: where the warm-up's box objective reads (policy.warmup box_reads): the shipped policy was
+    #: trained with "first", an image-blind reading kept so it rebuilds bit for bit; the
+    #: per-object policy reads "answer"
+    warmup_box_reads: str = "first"
     grpo_steps: int = 60
     grpo_lr: float = 5e-5
     temperature: float = 0.7  # rollout sampling temperature (released: 1.0; see docs/demo.md)
     num_generations: int = 8
     prompts_per_step: int = 8  # GRPO groups per step: prompts_per_step x num_generations rollouts
-    max_completion_length: int = 64
+    max_completion_length: int = 64  # a two-box answer needs more: PER_OBJECT_COMPLETION
     eval_batch_size: int = 16
     threads: int = 1  # torch intra-op threads: tiny models run faster on one
     grid_images: int = 6
@@ -94,7 +102,9 @@ class DemoConfig:
                             batch_size=self.warmup_batch_size, learning_rate=self.warmup_lr,
                             vision_steps=self.vision_steps, box_weight=self.box_weight,
                             objectness_weight=self.objectness_weight,
-                            box_scale=self.warmup_box_scale)  # fmt: skip
+                            box_scale=self.warmup_box_scale,
+                            per_object=self.warmup_per_object,
+                            box_reads=self.warmup_box_reads)  # fmt: skip
 
     @property
     def sam2(self):  # -> segr1.segment.pretrain.PretrainConfig
@@ -124,7 +134,8 @@ FULL = DemoConfig()
 MEASURED_POLICY = {"arch": "qwen2_5_vl", "warmup_batch_size": 8,
                    "warmup_lr": 2e-3, "vision_steps": 0, "box_weight": 0.0,
                    "objectness_weight": 0.0, "grpo_lr": 2e-4,
-                   "warmup_box_scale": 1.0}  # fmt: skip
+                   "warmup_box_scale": 1.0, "warmup_per_object": False,
+                   "max_completion_length": 64}  # fmt: skip
 #: The SAM2 stand-in those benchmarks used (1,500 steps on 2,000 scenes, stride 4, objects and
 #: background only).
 MEASURED_SEGMENTER = {"sam2_steps": 1500, "sam2_scenes": 2000, "sam2_stride": 4,
@@ -181,6 +192,13 @@ def build_data(cfg: DemoConfig, root: Path, empty_fraction: float | None = None)
 
 
 SEGMENTERS = ("sam2", "grabcut")
+#: ``--warmup-boxes``: the settings each value sets (a two-box answer is about 70 tokens)
+PER_OBJECT_COMPLETION = 96
+WARMUP_BOXES = {
+    "one": {"warmup_per_object": False, "warmup_box_reads": "first"},
+    "per-object": {"warmup_per_object": True, "warmup_box_reads": "answer",
+                   "max_completion_length": PER_OBJECT_COMPLETION},
+}  # fmt: skip
 
 
 #: The shipped stand-ins (``segmenter``: SAM2 stand-in, ``policy``: warmed-up tiny policy).
@@ -424,4 +442,6 @@ def command_line(cfg: DemoConfig, quick: bool) -> str:
         words += ["--pretrain-seed", str(cfg.pretrain_seed)]
     if cfg.warmup_box_scale != FULL.warmup_box_scale:
         words += ["--warmup-box-scale", str(cfg.warmup_box_scale)]
+    if cfg.warmup_per_object != FULL.warmup_per_object:
+        words += ["--warmup-boxes", "per-object" if cfg.warmup_per_object else "one"]
     return shlex.join([*words, "--quick"] if quick else words)

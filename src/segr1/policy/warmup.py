@@ -5,9 +5,13 @@ not. Before the pure-RL stage, the demo teaches it the answer format and a rough
 next-token prediction on NOISY answers derived from the training masks:
 
 * the box is the mask's bounding box with every side moved by Gaussian noise
-  (``box_noise`` x the box's size), so the warm-up policy is deliberately imprecise;
-* ``n_fg`` foreground points drawn from the mask, ``n_bg`` background points drawn from outside
-  the (noisy) box, with their labels;
+  (``box_noise`` x the box's size), so the warm-up policy is deliberately imprecise; with
+  ``per_object`` one such box per object instead (each connected region of the mask,
+  :func:`segr1.metrics.grounding.object_boxes`, left to right): the protocol's several-box
+  answer, whose mask is the union of one mask per box;
+* ``n_fg`` foreground points drawn from the mask (with ``per_object``, ``n_fg // objects``, at
+  least one, from each object's box), ``n_bg`` background points drawn from outside the (noisy)
+  boxes, with their labels;
 * the answer is written in ``cfg.answer_format`` (any registered format, through its
   ``format_answer``; default ``seg-r1``). Formats that carry no background points (the JSON
   formats: every point is an object point) get the same draw without its background points, so
@@ -39,8 +43,11 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from segr1.imaging import binarize, resize_levels, stretch
+from segr1.policy.vision_pretrain import cell_shares
 from segr1.protocol.formats import get_format, template_for
 from segr1.protocol.parse import Answer
+
+BOX_READS = ("answer", "first")
 
 
 @dataclass(frozen=True)
@@ -67,17 +74,34 @@ class WarmupConfig:
     vision_batch_size: int = 32
     vision_learning_rate: float = 2e-3
     #: Dense objectives riding along the answer steps (0: off), on temporary heads over the
-    #: language model's last hidden states: the state after ``<bbox>`` regresses the true box
-    #: (smooth L1, coordinates / S), and every image token its cell's object share (BCE).
+    #: language model's last hidden states: the state after each ``<bbox>`` of the ANSWER
+    #: regresses its target's true box (smooth L1, coordinates / S), and every image token its
+    #: cell's object share (BCE).
     box_weight: float = 0.0
     objectness_weight: float = 0.0
+    #: one target box per object (connected region of the mask) instead of one around all
+    per_object: bool = False
+    #: where the box objective reads: ``"answer"``, the state after each ``<bbox>`` of the
+    #: answer; ``"first"``, the state after the sequence's FIRST ``<bbox>``, which is in the
+    #: system prompt's format instruction, before the image - image-blind, so it learns one
+    #: mean box. ``"first"`` is kept only so the demo's shipped policy, trained with it,
+    #: rebuilds bit for bit (docs/demo.md); never choose it for a new policy.
+    box_reads: str = "answer"
+
+    def __post_init__(self) -> None:
+        if self.box_reads not in BOX_READS:
+            raise ValueError(f"box_reads={self.box_reads!r}; choose one of {', '.join(BOX_READS)}")
 
 
-def _box(mask: np.ndarray) -> np.ndarray | None:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return None
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64)
+def target_boxes(mask: np.ndarray, per_object: bool) -> list[list[float]]:
+    """The tight boxes a target answer is drawn around, in the mask's pixels: each object's (left
+    to right) with ``per_object``, else the one around the whole mask; ``[]`` when empty."""
+    from segr1.metrics.grounding import mask_box, object_boxes
+
+    if per_object:
+        return object_boxes(mask)
+    box = mask_box(mask)
+    return [] if box is None else [box]
 
 
 def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) -> str | None:
@@ -86,34 +110,43 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
     None. Raises ``ValueError`` when the format cannot write the drawn prompts (e.g.
     ``vision-reasoner`` holds one point per box: use ``n_fg=1``)."""
     fmt = get_format(cfg.answer_format)
-    box = _box(mask)
-    if box is None:
+    tight = target_boxes(mask, cfg.per_object)
+    if not tight:
         return fmt.format_answer(Answer(think=cfg.think, abstain=True)) if cfg.abstain else None
     s = cfg.side
-    w, h = box[2] - box[0], box[3] - box[1]
-    if cfg.box_scale != 1.0:
-        half = (cfg.box_scale - 1.0) / 2 * np.array([w, h])
-        box = box + np.concatenate([-half, half])
-        w, h = w * cfg.box_scale, h * cfg.box_scale
-    box = box + rng.normal(0.0, cfg.box_noise, 4) * np.array([w, h, w, h])
-    box = np.clip(np.round(box), 0, s - 1).astype(int)
-    x1, x2 = sorted((box[0], box[2]))
-    y1, y2 = sorted((box[1], box[3]))
-    ys, xs = np.nonzero(mask)
-    pick = rng.choice(len(xs), size=min(cfg.n_fg, len(xs)), replace=False)
-    points = [[int(xs[i]), int(ys[i])] for i in pick]
-    outside = ~mask  # background points: off the object and outside the box
-    outside[y1 : y2 + 1, x1 : x2 + 1] = False
+    n_fg = cfg.n_fg if len(tight) == 1 else max(1, cfg.n_fg // len(tight))
+    boxes, points = [], []
+    outside = ~mask  # background points: off the objects and outside every box
+    for tight_box in tight:
+        box = np.asarray(tight_box, np.float64)
+        w, h = box[2] - box[0], box[3] - box[1]
+        if cfg.box_scale != 1.0:
+            half = (cfg.box_scale - 1.0) / 2 * np.array([w, h])
+            box = box + np.concatenate([-half, half])
+            w, h = w * cfg.box_scale, h * cfg.box_scale
+        box = box + rng.normal(0.0, cfg.box_noise, 4) * np.array([w, h, w, h])
+        box = np.clip(np.round(box), 0, s - 1).astype(int)
+        x1, x2 = sorted((box[0], box[2]))
+        y1, y2 = sorted((box[1], box[3]))
+        own = mask if len(tight) == 1 else np.zeros_like(mask)
+        if len(tight) > 1:  # this object's pixels: the mask within its tight box
+            tx1, ty1, tx2, ty2 = (int(v) for v in tight_box)
+            own[ty1:ty2, tx1:tx2] = mask[ty1:ty2, tx1:tx2]
+        ys, xs = np.nonzero(own)
+        pick = rng.choice(len(xs), size=min(n_fg, len(xs)), replace=False)
+        points += [[int(xs[i]), int(ys[i])] for i in pick]
+        outside[y1 : y2 + 1, x1 : x2 + 1] = False
+        boxes.append([int(x1), int(y1), int(x2), int(y2)])
+    n_obj_points = len(points)
     bys, bxs = np.nonzero(outside)
     if len(bxs):
         pick = rng.choice(len(bxs), size=min(cfg.n_bg, len(bxs)), replace=False)
         points += [[int(bxs[i]), int(bys[i])] for i in pick]
-    labels = [1] * (len(points) - min(cfg.n_bg, len(bxs))) + [0] * min(cfg.n_bg, len(bxs))
-    box = [int(x1), int(y1), int(x2), int(y2)]
-    answer = Answer([box], points, labels, think=cfg.think, points_parsed=True)
+    labels = [1] * n_obj_points + [0] * (len(points) - n_obj_points)
+    answer = Answer(boxes, points, labels, think=cfg.think, points_parsed=True)
     if not fmt.representable(answer):  # the JSON formats: object points only
         keep = [i for i, label in enumerate(labels) if label == 1]
-        answer = Answer([box], [points[i] for i in keep], [1] * len(keep), cfg.think, True)
+        answer = Answer(boxes, [points[i] for i in keep], [1] * len(keep), cfg.think, True)
     if not fmt.representable(answer):
         raise ValueError(
             f"the {fmt.name} format cannot write a box with {cfg.n_fg} object point(s): set "
@@ -175,12 +208,13 @@ def answer_step(
 
 def dense_objectives(model, processor, cfg: WarmupConfig):
     """(heads, loss function) of the answer steps' dense objectives (``box_weight``,
-    ``objectness_weight``); the loss takes ``(enc, output, rows)``, ``rows`` the batch's (S, S)
-    bool masks."""
+    ``objectness_weight``); the loss takes ``(enc, output, rows, counts)``, ``rows`` the batch's
+    (S, S) bool masks and ``counts`` each row's prompt token count: the k-th ``<bbox>`` AFTER
+    the prompt (the prompt's own format instruction holds ``<bbox>`` too, before the image)
+    regresses the k-th of :func:`target_boxes`."""
     import torch
 
     from segr1.metrics.grounding import mask_box
-    from segr1.policy.vision_pretrain import cell_shares
 
     hidden = model.config.text_config.hidden_size
     image_id = model.config.image_token_id
@@ -194,17 +228,31 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
         heads = torch.nn.ModuleDict({"box": torch.nn.Linear(hidden, 4),
                                      "objectness": torch.nn.Linear(hidden, 1)})  # fmt: skip
 
-    def loss(enc, out, rows: Sequence[np.ndarray]) -> torch.Tensor:
+    def loss(enc, out, rows: Sequence[np.ndarray], counts: Sequence[int]) -> torch.Tensor:
         ids, last = enc["input_ids"], out.hidden_states[-1]
         total = last.new_zeros(())
-        keep = [i for i, m in enumerate(rows) if m.any()]  # abstention rows have no box
-        if cfg.box_weight and keep:
-            at = (ids[keep] == bbox_id).float().argmax(1) + 1  # the token after <bbox>
-            boxes = [np.float32(mask_box(rows[i], side=1)) for i in keep]  # fractions of S
-            pred = heads["box"](last[keep, at]).sigmoid()
-            total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
-                pred, torch.tensor(np.stack(boxes)), beta=0.05
-            )
+        if cfg.box_weight and cfg.box_reads == "first":  # the shipped demo policy's reading
+            keep = [i for i, m in enumerate(rows) if m.any()]
+            if keep:
+                at = (ids[keep] == bbox_id).float().argmax(1) + 1
+                boxes = [np.float32(mask_box(rows[i], side=1)) for i in keep]
+                pred = heads["box"](last[keep, at]).sigmoid()
+                total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
+                    pred, torch.tensor(np.stack(boxes)), beta=0.05
+                )
+        elif cfg.box_weight:
+            states, targets = [], []
+            for i, m in enumerate(rows):  # abstention rows have no box
+                side = m.shape[0]
+                found = (ids[i, counts[i] :] == bbox_id).nonzero().flatten() + counts[i] + 1
+                for at, box in zip(found.tolist(), target_boxes(m, cfg.per_object), strict=False):
+                    states.append(last[i, at])
+                    targets.append(np.float32(box) / side)  # fractions of S
+            if states:
+                pred = heads["box"](torch.stack(states)).sigmoid()
+                total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
+                    pred, torch.tensor(np.stack(targets)), beta=0.05
+                )
         if cfg.objectness_weight:
             n = int((ids[0] == image_id).sum())
             grid = round(n**0.5)
@@ -270,7 +318,11 @@ def warmup(
         texts = [prompt + noisy_answer(m, rng, cfg) + end for _, m, prompt, _ in batch]
         images, counts = [e[0] for e in batch], [e[3] for e in batch]
         rows = [e[1] for e in batch]
-        extra = None if dense is None else (lambda enc, out, rows=rows: dense(enc, out, rows))
+        extra = (
+            None
+            if dense is None
+            else (lambda enc, out, rows=rows, counts=counts: dense(enc, out, rows, counts))
+        )
         loss = answer_step(model, processor, opt, counts, texts, images, extra)
         sched.step()
         bar.set_postfix(loss=f"{loss:.3f}")
