@@ -160,3 +160,23 @@ def test_grounding_stats_on_several_box_answers():
     assert s.whole_frame_share == 0.25 and s.distinct == 4 and s.mean_boxes == 1.25
     # bare boxes and None read as one box and none, as before
     assert grounding_stats([a, None], [a, a], 100).mean_object_box_iou == 0.5
+
+
+def test_grounding_row_scores_the_box_around_every_pixel(tmp_path):
+    """A speck the object boxes drop still belongs to the box around all ground-truth pixels
+    (the box IoU's reference), not to the objects the boxes are paired with."""
+    import json
+    from types import SimpleNamespace
+
+    from segr1.demo_grounding import grounding_row
+
+    mask = np.zeros((100, 100), np.uint8)
+    mask[40:90, 40:90] = 255
+    mask[2, 2] = 255  # one pixel, under 2 % of the object
+    test = [SimpleNamespace(id="a", load_mask=lambda: mask)]
+    row = {"id": "a", "answer": {"boxes": [[2, 2, 90, 90]]}}
+    (tmp_path / "completions.jsonl").write_text(json.dumps(row) + "\n")
+    g = grounding_row(test, tmp_path, side=100)
+    assert g["box_iou_per_image"] == [1.0]  # the box around everything, speck included
+    assert g["object_box_iou_per_image"] == [pytest.approx(2500 / 88**2)]  # one object
+    assert g["median_side_ratio"] == pytest.approx(1.0)

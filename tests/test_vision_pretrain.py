@@ -108,7 +108,19 @@ def test_box_objective_reads_the_answer_not_the_prompt(qwen3_dir, per_object, re
     seen = []
     heads["box"].register_forward_hook(lambda m, i, o: seen.append(o.shape[0]))
     out = model(**enc, output_hidden_states=True)
-    loss(enc, out, [mask], [n_prompt]).backward()
+    total = loss(enc, out, [mask], [n_prompt])
+    if reads == "first":  # the computation the shipped policy was trained with, verbatim
+        from segr1.metrics.grounding import mask_box
+
+        bbox_id = processor.tokenizer.convert_tokens_to_ids("<bbox>")
+        at = (enc["input_ids"][[0]] == bbox_id).float().argmax(1) + 1
+        pred = heads["box"](out.hidden_states[-1][[0], at]).sigmoid()
+        old = torch.nn.functional.smooth_l1_loss(
+            pred, torch.tensor(np.float32(mask_box(mask, side=1)))[None], beta=0.05
+        )
+        assert int(at) < n_prompt and torch.equal(total, old)
+        seen.pop()
+    total.backward()
     assert seen == [2 if per_object else 1]
     grads = [p.grad for n, p in model.named_parameters() if "visual" in n and p.grad is not None]
     assert grads and any(float(g.abs().sum()) > 0 for g in grads) == (reads == "answer")

@@ -132,19 +132,20 @@ def _two_objects(side: int = 60) -> np.ndarray:
 
 
 def test_per_object_targets_one_box_per_object():
-    """``per_object``: one noisy box per object, left to right, each object point on its own
-    object and inside its own box (so the segmenter sends it with that box), the background
-    point outside every box; on a one-object mask it draws exactly what one box draws."""
+    """``per_object``: one noisy box per object, left to right, one object point on each
+    object, the background point outside every box; on a one-object mask it draws exactly
+    what one box draws; a format holding one box, or the prompt-reading box objective, is
+    refused up front."""
     mask = _two_objects()
     cfg = WarmupConfig(side=60, per_object=True, box_noise=0.05)
     answer = get_format("seg-r1").parse(noisy_answer(mask, np.random.default_rng(1), cfg))
     assert len(answer.boxes) == 2
-    (l1, t1, r1, b1), (l2, t2, r2, b2) = answer.boxes
+    (_, _, r1, b1), (l2, _, _, b2) = answer.boxes
     assert r1 < 30 < l2 and b1 > 30 > b2  # the left object's box first
     fg = [p for p, label in zip(answer.points, answer.labels, strict=True) if label == 1]
     assert len(fg) == 2 and all(mask[y, x] for x, y in fg)
-    assert l1 <= fg[0][0] <= r1 and t1 <= fg[0][1] <= b1
-    assert l2 <= fg[1][0] <= r2 and t2 <= fg[1][1] <= b2
+    assert fg[0][0] < 20 and fg[0][1] >= 30  # one point on each object, in box order
+    assert fg[1][0] >= 35 and fg[1][1] < 20
     ((bx, by),) = [p for p, label in zip(answer.points, answer.labels, strict=True) if label == 0]
     assert not any(x1 <= bx <= x2 and y1 <= by <= y2 for x1, y1, x2, y2 in answer.boxes)
     one = get_format("seg-r1").parse(
@@ -154,3 +155,7 @@ def test_per_object_targets_one_box_per_object():
     single = _mask()
     assert noisy_answer(single, np.random.default_rng(4), WarmupConfig(side=40, per_object=True)) \
         == noisy_answer(single, np.random.default_rng(4), WarmupConfig(side=40))  # fmt: skip
+    with pytest.raises(ValueError, match="holds one box"):
+        WarmupConfig(per_object=True, answer_format="seg-zero")
+    with pytest.raises(ValueError, match="box_reads='answer'"):
+        WarmupConfig(per_object=True, box_reads="first")

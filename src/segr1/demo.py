@@ -74,9 +74,10 @@ class DemoConfig:
     #: learns the protocol's several-box answer instead of one box around both (measured in
     #: docs/demo.md; not the default: RL gained less from it in two of three seeds)
     warmup_per_object: bool = False
-    #: where the warm-up's box objective reads (policy.warmup box_reads): the shipped policy was
-    #: trained with "first", an image-blind reading kept so it rebuilds bit for bit; the
-    #: per-object policy reads "answer"
+    #: where the warm-up's box objective reads (policy.warmup box_reads): the one-box recipe
+    #: keeps "first", the image-blind reading the shipped policy was trained with, in every
+    #: build (so it rebuilds bit for bit, and other seeds and sizes stay comparable with it);
+    #: the per-object recipe reads "answer"
     warmup_box_reads: str = "first"
     grpo_steps: int = 60
     grpo_lr: float = 5e-5

@@ -6,7 +6,8 @@ Contract (numbers only; the report turns them into prose):
 * :func:`policy_boxes` reads an evaluation folder's ``completions.jsonl`` and returns, in test
   order, each answer's boxes in the model's S x S frame (``[]`` when it wrote none);
 * :func:`gt_boxes` gives each test image's object boxes in that frame (one per connected region
-  of the ground truth, :func:`segr1.metrics.grounding.object_boxes`; ``[]`` for an empty scene);
+  of the ground truth, :func:`segr1.metrics.grounding.object_boxes`; ``[]`` for an empty scene)
+  and :func:`gt_enclosing_boxes` the box around all its ground-truth pixels (None when empty);
 * :func:`grounding_row` is one row of the grounding table (box IoU of the enclosing boxes, object
   box IoU, distinct answers, whole-frame share) plus the per-image box IoUs the paired intervals
   need;
@@ -22,7 +23,13 @@ from typing import Any
 
 from segr1.evaluate import read_records
 from segr1.imaging import binarize
-from segr1.metrics.grounding import WHOLE_FRAME, grounding_stats, object_boxes, per_image_box_ious
+from segr1.metrics.grounding import (
+    WHOLE_FRAME,
+    grounding_stats,
+    mask_box,
+    object_boxes,
+    per_image_box_ious,
+)
 
 #: Flag thresholds: fewer distinct boxes than this share of the images reads as a constant
 #: answer; more whole-frame boxes than this share reads as the whole-frame hack.
@@ -47,10 +54,16 @@ def gt_boxes(test: Sequence, side: int) -> list[list[list[float]]]:
     return [object_boxes(binarize(s.load_mask()), side) for s in test]
 
 
+def gt_enclosing_boxes(test: Sequence, side: int) -> list[list[float] | None]:
+    """Each test image's box around ALL its ground-truth pixels (specks included)."""
+    return [mask_box(binarize(s.load_mask()), side) for s in test]
+
+
 def grounding_row(test: Sequence, eval_dir: Path, side: int) -> dict[str, Any]:
     boxes, gts = policy_boxes(test, eval_dir), gt_boxes(test, side)
-    stats = grounding_stats(boxes, gts, side).to_dict()
-    enclosing, matched = per_image_box_ious(boxes, gts)
+    around = gt_enclosing_boxes(test, side)
+    stats = grounding_stats(boxes, gts, side, around).to_dict()
+    enclosing, matched = per_image_box_ious(boxes, gts, around)
     return {**stats, "box_iou_per_image": enclosing.tolist(),
             "object_box_iou_per_image": matched.tolist()}  # fmt: skip
 

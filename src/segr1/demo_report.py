@@ -142,7 +142,7 @@ def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> di
     """
     from segr1.imaging import binarize, resize_mask, stretch
     from segr1.metrics import ForegroundMetrics
-    from segr1.metrics.grounding import object_boxes
+    from segr1.metrics.grounding import mask_box, object_boxes
     from segr1.protocol.geometry import Prompts, scale_boxes, square
 
     if prompt not in REFERENCE_PROMPTS:
@@ -151,16 +151,13 @@ def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> di
     for s in test:
         image, gt = s.load_pair()
         h, w = gt.shape
-        ys, xs = np.nonzero(binarize(gt))
+        truth = binarize(gt)
         mask = np.zeros((h, w), bool)
         if prompt == "whole-frame":
             box = np.array([[0, 0, side, side]], np.float32)
-        elif len(ys):
-            if prompt == "object-boxes":
-                box = np.array(object_boxes(binarize(gt)), np.float32)
-            else:
-                box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
-            box = scale_boxes(box, (w, h), square(side))  # original -> model frame
+        elif truth.any():
+            boxes = object_boxes(truth) if prompt == "object-boxes" else [mask_box(truth)]
+            box = scale_boxes(np.array(boxes, np.float32), (w, h), square(side))  # -> model frame
         else:
             box = None
         if box is not None:

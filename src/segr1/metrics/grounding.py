@@ -9,8 +9,9 @@ as no box and one box), and the ground truth is either one box or its objects' b
 :func:`grounding_stats` gives:
 
 * ``mean_box_iou``: mean IoU of the box enclosing all of the answer's boxes against the box
-  enclosing the ground truth (:func:`mask_box`: ``[x_min, y_min, x_max + 1, y_max + 1]``,
-  scaled into the S x S frame), over the images with a ground-truth box (an image without a
+  enclosing the ground truth (given as ``enclosing``, :func:`mask_box`: ``[x_min, y_min,
+  x_max + 1, y_max + 1]`` scaled into the S x S frame; default the box around the object
+  boxes), over the images with a ground-truth box (an image without a
   policy box scores 0; images with an empty ground truth are left out and counted in
   ``n_scored``). With one box per answer this is that box against the object box;
 * ``mean_object_box_iou``: mean :func:`matched_box_iou` of the answer's boxes against the
@@ -148,32 +149,50 @@ class GroundingStats:
         return asdict(self)
 
 
-def per_image_box_ious(boxes: Sequence, gt_boxes: Sequence) -> tuple[np.ndarray, np.ndarray]:
+def _enclosing_truths(gt_boxes: Sequence, enclosing: Sequence | None) -> list:
+    if enclosing is None:
+        return [enclosing_box(as_boxes(gt)) for gt in gt_boxes]
+    if len(enclosing) != len(gt_boxes):
+        raise ValueError(f"{len(enclosing)} enclosing boxes for {len(gt_boxes)} ground truths")
+    return list(enclosing)
+
+
+def per_image_box_ious(
+    boxes: Sequence, gt_boxes: Sequence, enclosing: Sequence | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(enclosing box IoU, matched object box IoU), each (M,), over the M images with a
-    ground-truth box (entries as :func:`grounding_stats` takes them)."""
-    enclosing, matched = [], []
-    for entry, gt in zip(boxes, gt_boxes, strict=True):
+    ground-truth box (entries as :func:`grounding_stats` takes them; ``enclosing``: each
+    image's box around all ground-truth pixels, default the box around its object boxes)."""
+    out_enclosing, matched = [], []
+    for entry, gt, truth in zip(boxes, gt_boxes, _enclosing_truths(gt_boxes, enclosing),
+                                strict=True):  # fmt: skip
         objects = as_boxes(gt)
         if not objects:
             continue
         answer = as_boxes(entry)
         box = enclosing_box(answer)
-        enclosing.append(0.0 if box is None else box_iou(box, enclosing_box(objects)))
+        out_enclosing.append(0.0 if box is None else box_iou(box, truth))
         matched.append(matched_box_iou(answer, objects))
-    return np.asarray(enclosing, np.float64), np.asarray(matched, np.float64)
+    return np.asarray(out_enclosing, np.float64), np.asarray(matched, np.float64)
 
 
-def grounding_stats(boxes: Sequence, gt_boxes: Sequence, side: int) -> GroundingStats:
+def grounding_stats(
+    boxes: Sequence, gt_boxes: Sequence, side: int, enclosing: Sequence | None = None
+) -> GroundingStats:
     """Statistics of the policy's answers ``boxes`` against ``gt_boxes`` (both per image, in the
-    S x S frame; each entry None, one box or a list of boxes; see the module docstring)."""
+    S x S frame; each entry None, one box or a list of boxes; see the module docstring).
+    ``enclosing``: each image's box around ALL ground-truth pixels (:func:`mask_box`) when the
+    object boxes leave some out (specks :func:`object_boxes` drops); default the box around
+    the object boxes."""
     if len(boxes) != len(gt_boxes):
         raise ValueError(f"{len(boxes)} boxes for {len(gt_boxes)} ground-truth boxes")
     n = len(boxes)
     answers = [as_boxes(b) for b in boxes]
-    enclosing, matched = per_image_box_ious(answers, gt_boxes)
+    truths = _enclosing_truths(gt_boxes, enclosing)
+    ious, matched = per_image_box_ious(answers, gt_boxes, truths)
     ratios = []
-    for answer, gt in zip(answers, gt_boxes, strict=True):
-        box, truth = enclosing_box(answer), enclosing_box(as_boxes(gt))
+    for answer, truth in zip(answers, truths, strict=True):
+        box = enclosing_box(answer)
         gt_area = 0.0 if box is None or truth is None else clipped_area(truth, side)
         if gt_area > 0:
             ratios.append(np.sqrt(clipped_area(box, side) / gt_area))
@@ -181,8 +200,8 @@ def grounding_stats(boxes: Sequence, gt_boxes: Sequence, side: int) -> Grounding
     whole = sum(any(box_area_share(b, side) > WHOLE_FRAME for b in answer) for answer in answers)
     return GroundingStats(
         n=n,
-        n_scored=len(enclosing),
-        mean_box_iou=float(enclosing.mean()) if len(enclosing) else 0.0,
+        n_scored=len(ious),
+        mean_box_iou=float(ious.mean()) if len(ious) else 0.0,
         distinct=len(keys),
         distinct_share=len(keys) / n if n else 0.0,
         whole_frame_share=whole / n if n else 0.0,

@@ -10,8 +10,9 @@ next-token prediction on NOISY answers derived from the training masks:
   :func:`segr1.metrics.grounding.object_boxes`, left to right): the protocol's several-box
   answer, whose mask is the union of one mask per box;
 * ``n_fg`` foreground points drawn from the mask (with ``per_object``, ``n_fg // objects``, at
-  least one, from each object's box), ``n_bg`` background points drawn from outside the (noisy)
-  boxes, with their labels;
+  least one, from the mask inside each object's tight box: where two objects' boxes overlap,
+  a point may fall on the other object), ``n_bg`` background points drawn from outside the
+  (noisy) boxes, with their labels;
 * the answer is written in ``cfg.answer_format`` (any registered format, through its
   ``format_answer``; default ``seg-r1``). Formats that carry no background points (the JSON
   formats: every point is an object point) get the same draw without its background points, so
@@ -84,13 +85,23 @@ class WarmupConfig:
     #: where the box objective reads: ``"answer"``, the state after each ``<bbox>`` of the
     #: answer; ``"first"``, the state after the sequence's FIRST ``<bbox>``, which is in the
     #: system prompt's format instruction, before the image - image-blind, so it learns one
-    #: mean box. ``"first"`` is kept only so the demo's shipped policy, trained with it,
-    #: rebuilds bit for bit (docs/demo.md); never choose it for a new policy.
+    #: mean box. ``"first"`` is kept only for the demo's one-box recipe (every build of it:
+    #: the shipped policy, trained with it, rebuilds bit for bit, and other seeds and sizes
+    #: stay comparable with it; docs/demo.md); never choose it for a new recipe.
     box_reads: str = "answer"
 
     def __post_init__(self) -> None:
         if self.box_reads not in BOX_READS:
             raise ValueError(f"box_reads={self.box_reads!r}; choose one of {', '.join(BOX_READS)}")
+        if self.per_object and self.box_reads == "first":
+            raise ValueError("per_object reads one box per object: use box_reads='answer'")
+        if self.per_object and not get_format(self.answer_format).representable(
+            Answer([[0, 0, 2, 2], [4, 4, 6, 6]], [[1, 1], [5, 5]], [1, 1], "", True)
+        ):
+            raise ValueError(
+                f"the {self.answer_format} format holds one box: per_object needs one that "
+                "holds several (seg-r1, vision-reasoner)"
+            )
 
 
 def target_boxes(mask: np.ndarray, per_object: bool) -> list[list[float]]:
