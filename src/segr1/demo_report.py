@@ -3,8 +3,9 @@
 Everything here comes from what the demo run wrote (evaluation outputs, written masks, the
 trainer's log history); nothing is typed in by hand. Per-image S-measures (for the per-kind
 means and the paired interval) are scored from the written masks with ``segr1.metrics``; the
-reference row runs the same segmenter given each test image's ground-truth box, which tells how
-much room is left for a policy that localises objects.
+reference rows run the same segmenter given each test image's ground-truth boxes (one around
+all objects, or one per object), which tell how much room is left for a policy that localises
+objects, and given a whole-frame box.
 """
 
 from __future__ import annotations
