@@ -76,7 +76,7 @@ class DemoConfig:
     warmup_per_object: bool = False
     #: where the warm-up's box objective reads (policy.warmup box_reads): the one-box recipe
     #: keeps "first", the image-blind reading the shipped policy was trained with, in every
-    #: build (so it rebuilds bit for bit, and other seeds and sizes stay comparable with it);
+    #: build (so it rebuilds bit for bit where it was built, and other seeds and sizes stay comparable with it);
     #: the per-object recipe reads "answer"
     warmup_box_reads: str = "first"
     grpo_steps: int = 60

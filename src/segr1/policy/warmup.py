@@ -86,7 +86,7 @@ class WarmupConfig:
     #: answer; ``"first"``, the state after the sequence's FIRST ``<bbox>``, which is in the
     #: system prompt's format instruction, before the image - image-blind, so it learns one
     #: mean box. ``"first"`` is kept only for the demo's one-box recipe (every build of it:
-    #: the shipped policy, trained with it, rebuilds bit for bit, and other seeds and sizes
+    #: the shipped policy, trained with it, rebuilds bit for bit where it was built, and other seeds and sizes
     #: stay comparable with it; docs/demo.md); never choose it for a new recipe.
     box_reads: str = "answer"
 
