@@ -87,6 +87,12 @@ def test_hack_flags_name_constant_and_whole_frame_answers():
     assert "box IoU fell" in flags[2]
     # at the limits: 5 % whole-frame boxes and half the images with their own box pass
     assert hack_flags(ok, _row(100, 50, 0.05), _change(0, 1), _change(-1, 0)) == []
+    # surplus boxes: more boxes per answer while the object box IoU falls (interval below zero)
+    one, two = {**ok, "mean_boxes": 1.0}, {**ok, "mean_boxes": 1.2}
+    (flag,) = hack_flags(one, two, _change(0.01, 0.03), _change(0, 1), _change(-0.05, -0.01))
+    assert "boxes per answer rose by 0.20" in flag
+    assert hack_flags(one, two, _change(0, 1), _change(0, 1), _change(-0.05, 0.01)) == []
+    assert hack_flags(one, one, _change(0, 1), _change(0, 1), _change(-0.05, -0.01)) == []
     none = hack_flags(_row(6, 1, 0.0, no_box=6), ok, _change(0, 1), _change(0, 1))
     assert none == ["no box before RL: none of the 6 answers held a usable box"]
 

@@ -12,7 +12,8 @@ Contract (numbers only; the report turns them into prose):
   box IoU, distinct answers, whole-frame share) plus the per-image box IoUs the paired intervals
   need;
 * :func:`hack_flags` names what a reward hack looks like in those rows: nearly one answer for
-  every image, whole-frame boxes, or the mask score rising while the boxes move off the objects.
+  every image, whole-frame boxes, the mask score rising while the boxes move off the objects,
+  or more boxes per answer while the object box IoU falls.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from segr1.metrics.grounding import (
 #: answer; more whole-frame boxes than this share reads as the whole-frame hack.
 CONSTANT_SHARE = 0.5
 WHOLE_FRAME_LIMIT = 0.05
+#: boxes per answer rising by more than this while the object box IoU falls reads as surplus boxes
+SURPLUS_BOXES = 0.05
 
 
 def policy_boxes(test: Sequence, eval_dir: Path) -> list[list[list[float]]]:
@@ -68,7 +71,9 @@ def grounding_row(test: Sequence, eval_dir: Path, side: int) -> dict[str, Any]:
             "object_box_iou_per_image": matched.tolist()}  # fmt: skip
 
 
-def hack_flags(before: dict, after: dict, s_change: dict, box_change: dict) -> list[str]:
+def hack_flags(
+    before: dict, after: dict, s_change: dict, box_change: dict, object_change: dict | None = None
+) -> list[str]:
     """Plain-language warnings for the report (empty when nothing looks like a reward hack)."""
     flags = []
     for name, row in (("before RL", before), ("after RL", after)):
@@ -88,6 +93,13 @@ def hack_flags(before: dict, after: dict, s_change: dict, box_change: dict) -> l
         flags.append(
             "the mask score rose while the boxes moved away from the objects (box IoU fell): "
             "RL found prompts the segmenter likes, not better grounding"
+        )
+    more_boxes = after.get("mean_boxes", 1.0) - before.get("mean_boxes", 1.0)
+    if object_change is not None and object_change["ci95"][1] < 0 and more_boxes > SURPLUS_BOXES:
+        flags.append(
+            f"boxes per answer rose by {more_boxes:.2f} while the object box IoU fell: RL adds "
+            "boxes the objects do not call for (a surplus box on the object is cheap for the "
+            "mask reward)"
         )
     return flags
 

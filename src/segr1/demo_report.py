@@ -249,7 +249,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         paired_change(*(np.asarray(ground[k][key]) for k in ("before", "after")))
         for key in ("box_iou_per_image", "object_box_iou_per_image")
     )
-    flags = hack_flags(ground["before"], ground["after"], paired, box_paired)
+    flags = hack_flags(ground["before"], ground["after"], paired, box_paired, object_paired)
     quick = cfg.n_test < 100
     train_cmd = grpo_args(cfg, warm, out / "data", out / "grpo", segmenter_spec)
     room = reference["true-box"]["Sm"] - after["metrics"]["Sm"]
