@@ -74,11 +74,6 @@ class DemoConfig:
     #: learns the protocol's several-box answer instead of one box around both (measured in
     #: docs/demo.md; not the default: RL gained less from it in two of three seeds)
     warmup_per_object: bool = False
-    #: where the warm-up's box objective reads (policy.warmup box_reads): the one-box recipe
-    #: keeps "first", the image-blind reading the shipped policy was trained with, in every
-    #: build (so it rebuilds bit for bit where it was built, and other seeds and sizes stay comparable with it);
-    #: the per-object recipe reads "answer"
-    warmup_box_reads: str = "first"
     grpo_steps: int = 60
     grpo_lr: float = 5e-5
     temperature: float = 0.7  # rollout sampling temperature (released: 1.0; see docs/demo.md)
@@ -106,6 +101,14 @@ class DemoConfig:
                             box_scale=self.warmup_box_scale,
                             per_object=self.warmup_per_object,
                             box_reads=self.warmup_box_reads)  # fmt: skip
+
+    @property
+    def warmup_box_reads(self) -> str:
+        """Where the warm-up's box objective reads (policy.warmup box_reads): the per-object
+        recipe reads the answer; the one-box recipe keeps "first", the image-blind reading the
+        shipped policy was trained with, in every build (so it rebuilds bit for bit where it
+        was built, and other seeds and sizes stay comparable with it)."""
+        return "answer" if self.warmup_per_object else "first"
 
     @property
     def sam2(self):  # -> segr1.segment.pretrain.PretrainConfig
@@ -196,9 +199,8 @@ SEGMENTERS = ("sam2", "grabcut")
 #: ``--warmup-boxes``: the settings each value sets (a two-box answer is about 70 tokens)
 PER_OBJECT_COMPLETION = 96
 WARMUP_BOXES = {
-    "one": {"warmup_per_object": False, "warmup_box_reads": "first"},
-    "per-object": {"warmup_per_object": True, "warmup_box_reads": "answer",
-                   "max_completion_length": PER_OBJECT_COMPLETION},
+    "one": {"warmup_per_object": False},
+    "per-object": {"warmup_per_object": True, "max_completion_length": PER_OBJECT_COMPLETION},
 }  # fmt: skip
 
 

@@ -7,7 +7,7 @@ Contract (numbers only; the report turns them into prose):
   order, each answer's boxes in the model's S x S frame (``[]`` when it wrote none);
 * :func:`gt_boxes` gives each test image's object boxes in that frame (one per connected region
   of the ground truth, :func:`segr1.metrics.grounding.object_boxes`; ``[]`` for an empty scene)
-  and :func:`gt_enclosing_boxes` the box around all its ground-truth pixels (None when empty);
+  and the box around all its ground-truth pixels (None when empty);
 * :func:`grounding_row` is one row of the grounding table (box IoU of the enclosing boxes, object
   box IoU, distinct answers, whole-frame share) plus the per-image box IoUs the paired intervals
   need;
@@ -53,18 +53,16 @@ def policy_boxes(test: Sequence, eval_dir: Path) -> list[list[list[float]]]:
     ]
 
 
-def gt_boxes(test: Sequence, side: int) -> list[list[list[float]]]:
-    return [object_boxes(binarize(s.load_mask()), side) for s in test]
-
-
-def gt_enclosing_boxes(test: Sequence, side: int) -> list[list[float] | None]:
-    """Each test image's box around ALL its ground-truth pixels (specks included)."""
-    return [mask_box(binarize(s.load_mask()), side) for s in test]
+def gt_boxes(test: Sequence, side: int) -> tuple[list[list[list[float]]], list]:
+    """(each test image's object boxes, the box around all its ground-truth pixels), in the
+    S x S frame, each mask read once."""
+    masks = [binarize(s.load_mask()) for s in test]
+    return [object_boxes(m, side) for m in masks], [mask_box(m, side) for m in masks]
 
 
 def grounding_row(test: Sequence, eval_dir: Path, side: int) -> dict[str, Any]:
-    boxes, gts = policy_boxes(test, eval_dir), gt_boxes(test, side)
-    around = gt_enclosing_boxes(test, side)
+    boxes = policy_boxes(test, eval_dir)
+    gts, around = gt_boxes(test, side)
     stats = grounding_stats(boxes, gts, side, around).to_dict()
     enclosing, matched = per_image_box_ious(boxes, gts, around)
     return {**stats, "box_iou_per_image": enclosing.tolist(),

@@ -139,9 +139,10 @@ def noisy_answer(mask: np.ndarray, rng: np.random.Generator, cfg: WarmupConfig) 
         box = np.clip(np.round(box), 0, s - 1).astype(int)
         x1, x2 = sorted((box[0], box[2]))
         y1, y2 = sorted((box[1], box[3]))
-        own = mask if len(tight) == 1 else np.zeros_like(mask)
+        own = mask
         if len(tight) > 1:  # this object's pixels: the mask within its tight box
             tx1, ty1, tx2, ty2 = (int(v) for v in tight_box)
+            own = np.zeros_like(mask)
             own[ty1:ty2, tx1:tx2] = mask[ty1:ty2, tx1:tx2]
         ys, xs = np.nonzero(own)
         pick = rng.choice(len(xs), size=min(n_fg, len(xs)), replace=False)
@@ -239,31 +240,33 @@ def dense_objectives(model, processor, cfg: WarmupConfig):
         heads = torch.nn.ModuleDict({"box": torch.nn.Linear(hidden, 4),
                                      "objectness": torch.nn.Linear(hidden, 1)})  # fmt: skip
 
+    def box_states(ids, last, rows, counts):
+        """(the states the box head reads, their target boxes as fractions of S), or None when
+        the batch has no box (abstention rows have none)."""
+        if cfg.box_reads == "first":  # the shipped demo policy's reading (image-blind)
+            keep = [i for i, m in enumerate(rows) if m.any()]
+            if not keep:
+                return None
+            at = (ids[keep] == bbox_id).float().argmax(1) + 1
+            return last[keep, at], [np.float32(mask_box(rows[i], side=1)) for i in keep]
+        states, targets = [], []
+        for i, m in enumerate(rows):
+            found = (ids[i, counts[i] :] == bbox_id).nonzero().flatten() + counts[i] + 1
+            for at, box in zip(found.tolist(), target_boxes(m, cfg.per_object), strict=False):
+                states.append(last[i, at])
+                targets.append(np.float32(box) / m.shape[0])
+        return (torch.stack(states), targets) if states else None
+
     def loss(enc, out, rows: Sequence[np.ndarray], counts: Sequence[int]) -> torch.Tensor:
         ids, last = enc["input_ids"], out.hidden_states[-1]
         total = last.new_zeros(())
-        if cfg.box_weight and cfg.box_reads == "first":  # the shipped demo policy's reading
-            keep = [i for i, m in enumerate(rows) if m.any()]
-            if keep:
-                at = (ids[keep] == bbox_id).float().argmax(1) + 1
-                boxes = [np.float32(mask_box(rows[i], side=1)) for i in keep]
-                pred = heads["box"](last[keep, at]).sigmoid()
-                total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
-                    pred, torch.tensor(np.stack(boxes)), beta=0.05
-                )
-        elif cfg.box_weight:
-            states, targets = [], []
-            for i, m in enumerate(rows):  # abstention rows have no box
-                side = m.shape[0]
-                found = (ids[i, counts[i] :] == bbox_id).nonzero().flatten() + counts[i] + 1
-                for at, box in zip(found.tolist(), target_boxes(m, cfg.per_object), strict=False):
-                    states.append(last[i, at])
-                    targets.append(np.float32(box) / side)  # fractions of S
-            if states:
-                pred = heads["box"](torch.stack(states)).sigmoid()
-                total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
-                    pred, torch.tensor(np.stack(targets)), beta=0.05
-                )
+        picked = box_states(ids, last, rows, counts) if cfg.box_weight else None
+        if picked is not None:
+            states, targets = picked
+            pred = heads["box"](states).sigmoid()
+            total = total + cfg.box_weight * torch.nn.functional.smooth_l1_loss(
+                pred, torch.tensor(np.stack(targets)), beta=0.05
+            )
         if cfg.objectness_weight:
             n = int((ids[0] == image_id).sum())
             grid = round(n**0.5)
