@@ -297,6 +297,31 @@ def test_a_file_as_the_output_folder_is_refused_before_training(tmp_path):
     assert target.read_text() == "keep me"
 
 
+def test_a_folder_of_other_files_is_refused_and_an_interrupted_build_is_resumed(tmp_path):
+    from segr1.segment.pretrain import BUILDING
+
+    theirs = tmp_path / "sam2.1-hiera-large"
+    theirs.mkdir()
+    (theirs / "config.json").write_text('{"model_type": "sam2"}')
+    (theirs / "model.safetensors").write_bytes(b"their weights")
+    with pytest.raises(FileExistsError, match=r"not a stand-in this command built \(config.json, "
+                       r"model.safetensors\): give a new or empty folder"):  # fmt: skip
+        pretrain_sam2(theirs, replace(SMALL, steps=2), progress=False, heldout=0, rebuild=True)
+    assert (theirs / "model.safetensors").read_bytes() == b"their weights"
+    assert sorted(p.name for p in theirs.iterdir()) == ["config.json", "model.safetensors"]
+    # a build stopped before its record was written leaves the marker: trained over, then unmarked
+    ours = tmp_path / "stopped"
+    ours.mkdir()
+    (ours / BUILDING).write_text("")
+    (ours / "config.json").write_text("{}")
+    cfg = replace(SMALL, steps=2)
+    assert holds_standin(pretrain_sam2(ours, cfg, progress=False, heldout=0), cfg)
+    assert not (ours / BUILDING).exists()
+    # an empty folder is fine
+    (tmp_path / "empty").mkdir()
+    assert holds_standin(pretrain_sam2(tmp_path / "empty", cfg, progress=False, heldout=0), cfg)
+
+
 def test_a_stand_in_of_another_recipe_is_not_overwritten(saved, tmp_path):
     import shutil
 

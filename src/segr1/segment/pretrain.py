@@ -524,6 +524,9 @@ def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
 
 
 META = "pretrain.json"
+#: Marks a folder :func:`pretrain_sam2` is training into (removed once ``pretrain.json`` is
+#: written): an interrupted build is trained over, a folder of anyone else's files never.
+BUILDING = "pretrain.building"
 
 
 class OtherRecipe(FileExistsError):
@@ -574,7 +577,8 @@ def pretrain_sam2(
 ) -> Path:
     """Train the stand-in and save it to ``out_dir``; load it with
     ``build_segmenter(str(out_dir))``. A folder that already holds a finished stand-in of the
-    same config is reused unless ``rebuild``. ``pretrain.json`` records the config, the losses,
+    same config is reused unless ``rebuild``; a folder of other files (no ``pretrain.json``, no
+    interrupted build of this function's) is refused. ``pretrain.json`` records the config, the losses,
     the training seconds and the IoUs measured on ``heldout`` held-out scenes (0: none) given
     the true box and a whole-frame box (:func:`measure_standin`). ``on_step`` / ``every``: as
     :func:`train_sam2` (a training curve; the saved weights do not depend on them)."""
@@ -597,12 +601,19 @@ def pretrain_sam2(
         differ = sorted(k for k in wanted.keys() | recorded.keys()
                         if recorded.get(k) != wanted.get(k))  # fmt: skip
         raise OtherRecipe(out, differ)
+    ours = meta.exists() or (out / BUILDING).exists()
+    found = sorted(p.name for p in out.iterdir()) if out.is_dir() and not ours else []
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise FileExistsError(f"{out} holds files that are not a stand-in this command built "
+                              f"({shown}): give a new or empty folder")  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    (out / BUILDING).write_text("a SAM2 stand-in is being trained into this folder\n")
     if meta.exists():
         meta.unlink()  # the folder is incomplete until the new record is written
     t0 = time.perf_counter()
     seg, losses = train_sam2(cfg, progress, on_step, every)
     seconds = time.perf_counter() - t0
-    out.mkdir(parents=True, exist_ok=True)
     seg.save_pretrained(out)
     t1 = time.perf_counter()
     measured = measure_standin(seg, cfg, heldout) if heldout else {}
@@ -619,6 +630,7 @@ def pretrain_sam2(
         "losses": [round(v, 5) for v in losses],
     }
     meta.write_text(json.dumps(record, indent=1) + "\n")  # written last: marks it complete
+    (out / BUILDING).unlink()
     return out
 
 
