@@ -86,17 +86,41 @@ def test_demo_refuses_a_file_as_its_output_folder(tmp_path):
 def test_the_report_command_line_names_every_non_default_stand_in_setting():
     from dataclasses import replace
 
-    from segr1.demo import FULL, command_line
+    from segr1.demo import FULL, QUICK, WARMUP_BOXES, cli_config, command_line
 
-    assert command_line(FULL, quick=False) == "segr1 demo --out demo_out --seed 0"
-    cfg = replace(FULL, seed=2, pretrain_seed=1, warmup_box_scale=1.0, segmenter="grabcut",
-                  warmup_per_object=not FULL.warmup_per_object)  # fmt: skip
-    words = command_line(cfg, quick=True).split()
-    assert words[words.index("--warmup-boxes") + 1] == ("one" if FULL.warmup_per_object
-                                                        else "per-object")  # fmt: skip
+    assert command_line(FULL) == "segr1 demo --out demo_out --seed 0"
+    boxes = "one" if FULL.warmup_per_object else "per-object"
+    cfg = replace(QUICK, seed=2, pretrain_seed=1, warmup_box_scale=1.0, segmenter="grabcut",
+                  **WARMUP_BOXES[boxes])  # fmt: skip
+    words = command_line(cfg).split()
+    assert words[words.index("--warmup-boxes") + 1] == boxes
     assert words[words.index("--pretrain-seed") + 1] == "1"
     assert words[words.index("--warmup-box-scale") + 1] == "1.0"
     assert words[words.index("--segmenter") + 1] == "grabcut" and words[-1] == "--quick"
+    # what no option sets is said, not dropped; a per-object run's longer answers are the option's
+    assert "#" not in command_line(replace(FULL, **WARMUP_BOXES["per-object"]))
+    api = replace(FULL, max_completion_length=80, grpo_steps=7)
+    line = command_line(api)
+    assert line.endswith("  # and through the API: grpo_steps=7, max_completion_length=80")
+    assert cli_config("demo_out", 0) == FULL
+
+
+def test_the_cli_builds_its_run_with_the_function_the_report_reads(monkeypatch, tmp_path):
+    import segr1.demo as demo
+
+    made = []
+    monkeypatch.setattr(demo, "run_demo", lambda cfg: made.append(cfg) or tmp_path)
+    (tmp_path / "report.md").write_text("report")
+    args = ["--out", "x", "--seed", "3", "--warmup-boxes", "per-object", "--quick"]
+    res = CliRunner().invoke(app, ["demo", *args])
+    assert res.exit_code == 0, res.output
+    assert made == [demo.cli_config("x", 3, True, warmup_boxes="per-object")]
+    assert demo.command_line(made[0]).split()[2:] == [
+        "--out", "x", "--seed", "3", "--warmup-boxes", "per-object", "--quick"]  # fmt: skip
+    res = CliRunner().invoke(app, ["demo", "--warmup-boxes", "three", "--out", "y"])
+    assert (
+        res.exit_code == 2 and "--warmup-boxes 'three': choose one of one, per-object" in res.output
+    )
 
 
 def test_the_benchmarks_pin_the_first_stand_in_and_policy():

@@ -213,24 +213,13 @@ def demo(
     ),
 ) -> None:
     """Seg-R1 offline on a CPU: synthetic data, tiny policy, GRPO, before/after report."""
-    from dataclasses import replace
+    from segr1.demo import cli_config, run_demo
 
-    from segr1.demo import FULL, QUICK, SEGMENTERS, WARMUP_BOXES, run_demo
-
-    if segmenter not in SEGMENTERS:
-        _fail(ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}"))
-    cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter,
-                  rebuild=rebuild, pretrain_seed=pretrain_seed)  # fmt: skip
-    if warmup_box_scale is not None:
-        cfg = replace(cfg, warmup_box_scale=warmup_box_scale)
-    if warmup_boxes is not None:
-        if warmup_boxes not in WARMUP_BOXES:
-            _fail(ValueError(f"--warmup-boxes {warmup_boxes!r}: choose one of "
-                             f"{', '.join(WARMUP_BOXES)}"))  # fmt: skip
-        cfg = replace(cfg, **WARMUP_BOXES[warmup_boxes])
     try:
+        cfg = cli_config(out, seed, quick, segmenter, rebuild, pretrain_seed, warmup_box_scale,
+                         warmup_boxes)  # fmt: skip
         report = run_demo(cfg)
-    except ValueError as err:
+    except USER_ERRORS as err:
         _fail(err)
     typer.echo((report / "report.md").read_text(encoding="utf-8"))
 

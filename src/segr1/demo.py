@@ -435,16 +435,59 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     return report
 
 
-def command_line(cfg: DemoConfig, quick: bool) -> str:
+def cli_config(
+    out: str = FULL.out,
+    seed: int = FULL.seed,
+    quick: bool = False,
+    segmenter: str = FULL.segmenter,
+    rebuild: bool = False,
+    pretrain_seed: int = FULL.pretrain_seed,
+    warmup_box_scale: float | None = None,
+    warmup_boxes: str | None = None,
+) -> DemoConfig:
+    """The run ``segr1 demo`` makes of its options (None: the preset's)."""
+    if segmenter not in SEGMENTERS:
+        raise ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}")
+    if warmup_boxes is not None and warmup_boxes not in WARMUP_BOXES:
+        raise ValueError(f"--warmup-boxes {warmup_boxes!r}: choose one of "
+                         f"{', '.join(WARMUP_BOXES)}")  # fmt: skip
+    cfg = replace(QUICK if quick else FULL, out=out, seed=seed, segmenter=segmenter,
+                  rebuild=rebuild, pretrain_seed=pretrain_seed)  # fmt: skip
+    if warmup_box_scale is not None:
+        cfg = replace(cfg, warmup_box_scale=warmup_box_scale)
+    if warmup_boxes is not None:
+        cfg = replace(cfg, **WARMUP_BOXES[warmup_boxes])
+    return cfg
+
+
+def command_line(cfg: DemoConfig) -> str:
+    """The ``segr1 demo`` command that makes ``cfg`` (``--quick`` when that preset is the closer
+    one); settings no option reaches (a config built through the API) follow as a comment, so
+    the line never claims to reproduce more than it does."""
+    opts: dict[str, Any] = {"out": cfg.out, "seed": cfg.seed}
     words = ["segr1", "demo", "--out", cfg.out, "--seed", str(cfg.seed)]
     if cfg.segmenter != FULL.segmenter:
         words += ["--segmenter", cfg.segmenter]
+        opts["segmenter"] = cfg.segmenter
     if cfg.rebuild:
         words.append("--rebuild")
+        opts["rebuild"] = True
     if cfg.pretrain_seed != FULL.pretrain_seed:
         words += ["--pretrain-seed", str(cfg.pretrain_seed)]
+        opts["pretrain_seed"] = cfg.pretrain_seed
     if cfg.warmup_box_scale != FULL.warmup_box_scale:
         words += ["--warmup-box-scale", str(cfg.warmup_box_scale)]
+        opts["warmup_box_scale"] = cfg.warmup_box_scale
     if cfg.warmup_per_object != FULL.warmup_per_object:
-        words += ["--warmup-boxes", "per-object" if cfg.warmup_per_object else "one"]
-    return shlex.join([*words, "--quick"] if quick else words)
+        opts["warmup_boxes"] = "per-object" if cfg.warmup_per_object else "one"
+        words += ["--warmup-boxes", opts["warmup_boxes"]]
+    wanted = asdict(cfg)
+
+    def unmatched(quick: bool) -> list[str]:
+        made = asdict(cli_config(**opts, quick=quick))
+        return [f"{k}={v!r}" for k, v in wanted.items() if made[k] != v]
+
+    quick = len(unmatched(True)) < len(unmatched(False))
+    other = unmatched(quick)
+    line = shlex.join([*words, "--quick"] if quick else words)
+    return line + (f"  # and through the API: {', '.join(other)}" if other else "")

@@ -342,7 +342,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "## Reproduce",
         "",
         "```bash",
-        command_line(cfg, quick),
+        command_line(cfg),
         "# the RL stage alone:",
         "segr1 train " + shlex.join(train_cmd),
         "# re-score the written masks:",
