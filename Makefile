@@ -43,7 +43,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 
 demo: $(STAMP)
-	$(BIN)/segr1 demo $(DEMO_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/segr1 demo $(DEMO_ARGS)
 
 # The web app on http://127.0.0.1:7860 (SERVE_ARGS="--model DIR --segmenter NAME --port P").
 serve: $(STAMP)

@@ -75,6 +75,37 @@ def test_demo_quick_with_grabcut(tmp_path):
     assert any("reward" in h for h in history)
 
 
+def test_demo_quick_with_the_default_sam2_stand_in(tmp_path):
+    """The default segmenter end to end: the quick recipe is not the shipped one, so the demo
+    trains its SAM2 stand-in and warms up its policy in OUT, every later stage loads that
+    stand-in, a re-run reuses every stage, and a run of other settings is refused there."""
+    cmd = ["demo", "--quick", "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0, res.output
+    summary = _check_report(tmp_path)
+    seg = tmp_path / "segmenter"
+    record = json.loads((seg / "pretrain.json").read_text())
+    assert record["config"]["steps"] == 20 and (seg / "model.safetensors").exists()
+    assert not (seg / "pretrain.building").exists()
+    assert "SAM2" in summary["segmenter"]
+    assert f"--segmenter {seg}" in (tmp_path / "report" / "report.md").read_text()
+    stages = {p: p.stat().st_mtime_ns for p in (seg / "model.safetensors",
+              tmp_path / "policy" / "warmup" / "model.safetensors",
+              tmp_path / "grpo" / "final" / "model.safetensors",
+              tmp_path / "eval_after" / "completions.jsonl")}  # fmt: skip
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0, res.output
+    assert {p: p.stat().st_mtime_ns for p in stages} == stages  # reused, not redone (scores are
+    # recomputed from the written masks)
+    assert (
+        json.loads((tmp_path / "report" / "summary.json").read_text())["after"] == summary["after"]
+    )
+    # a grabcut run in the same folder would mix two runs' stages
+    res = CliRunner().invoke(app, [*cmd, "--segmenter", "grabcut"])
+    assert res.exit_code == 2 and "made with other settings (segmenter)" in res.output
+    assert {p: p.stat().st_mtime_ns for p in stages} == stages  # nothing was touched
+
+
 def test_demo_refuses_a_file_as_its_output_folder(tmp_path):
     target = tmp_path / "report.txt"
     target.write_text("keep me")
