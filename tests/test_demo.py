@@ -97,9 +97,11 @@ def test_demo_quick_with_the_default_sam2_stand_in(tmp_path):
     assert res.exit_code == 0, res.output
     assert {p: p.stat().st_mtime_ns for p in stages} == stages  # reused, not redone (scores are
     # recomputed from the written masks)
-    assert (
-        json.loads((tmp_path / "report" / "summary.json").read_text())["after"] == summary["after"]
-    )
+    again = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert again["after"] == summary["after"]
+    # the wall time is the run's, summed over its calls, not the re-run's few seconds
+    assert (summary["calls"], again["calls"]) == (1, 2) and again["seconds"] > summary["seconds"]
+    assert "summed over the 2 calls" in (tmp_path / "report" / "report.md").read_text()
     # a grabcut run in the same folder would mix two runs' stages
     res = CliRunner().invoke(app, [*cmd, "--segmenter", "grabcut"])
     assert res.exit_code == 2 and "made with other settings (segmenter)" in res.output

@@ -82,7 +82,7 @@ def test_hack_flags_name_constant_and_whole_frame_answers():
     assert hack_flags(ok, ok, _change(0.01, 0.03), _change(0.01, 0.02)) == []
     flags = hack_flags(ok, _row(100, 1, 1.0), _change(0.01, 0.03), _change(-0.3, -0.2))
     assert len(flags) == 3
-    assert "constant answers after RL: 1 distinct box(es) over 100" in flags[0]
+    assert "constant answers after RL: 1 distinct answer over 100" in flags[0]
     assert "whole-frame boxes after RL: 100%" in flags[1]
     assert "box IoU fell" in flags[2]
     # at the limits: 5 % whole-frame boxes and half the images with their own box pass

@@ -207,6 +207,8 @@ WARMUP_BOXES = {
 #: The shipped stand-ins (``segmenter``: SAM2 stand-in, ``policy``: warmed-up tiny policy).
 SHIPPED = Path(__file__).resolve().parent / "assets" / "demo"
 POLICY_RECORD = "warmup.json"
+#: A run folder's wall time: seconds summed over the ``segr1 demo`` calls that finished in it
+TIMING = "demo_time.json"
 WEIGHTS = "model.safetensors"
 
 
@@ -429,8 +431,12 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     final, history = run_grpo(cfg, warm, out / "data", out / "grpo", seg_name)
     _stage("6/6 evaluation after RL")
     after = evaluate_policy(cfg, final, test, out / "eval_after", segmenter)
-    report = write_report(cfg, out, test, before, after, history, time.perf_counter() - t0,
-                          segmenter, segmenter_label(cfg), seg_name, warm)  # fmt: skip
+    timing = out / TIMING
+    earlier = _recorded(timing, "seconds") or 0.0, _recorded(timing, "calls") or 0
+    seconds, calls = earlier[0] + time.perf_counter() - t0, earlier[1] + 1
+    report = write_report(cfg, out, test, before, after, history, seconds, segmenter,
+                          segmenter_label(cfg), seg_name, warm, calls)  # fmt: skip
+    timing.write_text(json.dumps({"seconds": round(seconds, 2), "calls": calls}) + "\n")
     print(f"\nreport: {report / 'report.md'}")
     return report
 

@@ -79,7 +79,8 @@ def hack_flags(
             flags.append(f"no box {name}: none of the {row['n']} answers held a usable box")
         elif row["n"] and row["distinct_share"] < CONSTANT_SHARE:
             flags.append(
-                f"constant answers {name}: {row['distinct']} distinct box(es) over {row['n']} "
+                f"constant answers {name}: {row['distinct']} distinct answer"
+                f"{'' if row['distinct'] == 1 else 's'} over {row['n']} "
                 "images - the policy barely looks at the image"
             )
         if row["whole_frame_share"] > WHOLE_FRAME_LIMIT:

@@ -225,11 +225,12 @@ def provenance(out: Path, warm: Path, segmenter_spec: str) -> str:
 
 def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[dict],
                  seconds: float, segmenter, segmenter_name: str,
-                 segmenter_spec: str, warm: Path | None = None) -> Path:  # fmt: skip
+                 segmenter_spec: str, warm: Path | None = None, calls: int = 1) -> Path:  # fmt: skip
     """Write ``out/report`` from the run's outputs; ``segmenter`` (the frozen one the run used,
     described as ``segmenter_name``, loaded from ``segmenter_spec``) scores the two no-policy
     reference rows; ``warm`` is the warmed-up policy RL started from (default
-    ``out/policy/warmup``)."""
+    ``out/policy/warmup``); ``seconds``: the run's wall time over its ``calls`` finished calls
+    (a re-run reuses finished stages)."""
     from segr1.demo import command_line, grpo_args
     from segr1.demo_grounding import describe_change, grounding_row, hack_flags
 
@@ -269,7 +270,13 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         + (", one target box per object" if cfg.warmup_per_object else "")
         + "), "
         f"segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
-        f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min.",
+        f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min"
+        + (
+            f", summed over the {calls} calls of segr1 demo that finished in this folder (later "
+            "calls reuse finished stages)."
+            if calls > 1
+            else "."
+        ),
         "",
         provenance(out, warm, segmenter_spec),
         "",
@@ -302,7 +309,8 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "",
         f"Given the ground-truth box (one box around all of an image's objects) the segmenter "
         f"reaches S-measure "
-        f"{reference['true-box']['Sm']:.4f}, {room:.4f} above the policy after RL; a whole-frame "
+        f"{reference['true-box']['Sm']:.4f}, {abs(room):.4f} "
+        f"{'above' if room >= 0 else 'below'} the policy after RL; a whole-frame "
         f"box gets IoU {reference['whole-frame']['IoU']:.4f} against the true box's "
         f"{reference['true-box']['IoU']:.4f}"
         + (WHOLE_FRAME_PAYS if hack_gap <= 0.1 else ".")
@@ -351,7 +359,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "",
     ]
     (rep / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds,
+    summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds, "calls": calls,
                "segmenter": segmenter_name, "per_kind_Sm": kinds, "grounding": ground,
                "reference_gt_box": reference["true-box"],
                "reference_object_boxes": reference["object-boxes"],
