@@ -168,7 +168,7 @@ def _profile(name: str, overrides: list[str] | None):  # -> segr1.profiles.Profi
 def demo(
     out: str = typer.Option("demo_out", "--out", help="Folder for data, models, report."),
     quick: bool = typer.Option(
-        False, "--quick", help="A tiny run (about a minute) for smoke tests."
+        False, "--quick", help="A tiny run (under a minute) for smoke tests."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for the benchmark data and GRPO."),
     segmenter: str = typer.Option(
@@ -176,7 +176,7 @@ def demo(
         "--segmenter",
         help="The frozen segmenter: 'sam2' (a small SAM2 trained by segr1 on other synthetic "
         "scenes, the stand-in for SAM2's pretraining; shipped, or built into OUT/segmenter) "
-        "or 'grabcut' (weights-free; a whole-frame box with points pays there).",
+        "or 'grabcut' (weights-free; a constant box over most of the frame with points pays there).",
     ),
     rebuild: bool = typer.Option(
         False,

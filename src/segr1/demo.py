@@ -72,7 +72,7 @@ class DemoConfig:
     warmup_box_scale: float = 1.3
     #: one target box per object (policy.warmup per_object): on a two-object scene the policy
     #: learns the protocol's several-box answer instead of one box around both (measured in
-    #: docs/demo.md; not the default: RL gained less from it in two of three seeds)
+    #: docs/demo.md; not the default: RL's gain cleared zero in one seed of three)
     warmup_per_object: bool = False
     grpo_steps: int = 60
     grpo_lr: float = 5e-5
