@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -66,13 +67,47 @@ def _check_report(out):
 
 
 def test_demo_quick_with_grabcut(tmp_path):
-    res = CliRunner().invoke(
-        app, ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "grabcut"]
-    )
+    cmd = ["demo", "--quick", "--out", str(tmp_path), "--segmenter", "grabcut"]
+    res = CliRunner().invoke(app, cmd)
     assert res.exit_code == 0, res.output
     _check_report(tmp_path)
     history = json.loads((tmp_path / "grpo" / "log_history.json").read_text())
     assert any("reward" in h for h in history)
+    # the printed RL command runs from any folder: its recipe is the package's own file
+    text = (tmp_path / "report" / "report.md").read_text()
+    from segr1.demo import GRPO_CONFIG
+
+    assert f"segr1 train --config {GRPO_CONFIG} " in text and GRPO_CONFIG.is_file()
+    # RL interrupted after its last checkpoint: a re-run goes on from it, logging no step twice
+    grpo = tmp_path / "grpo"
+    logged = (grpo / "rollouts.jsonl").read_text()
+    shutil.rmtree(grpo / "final")
+    (grpo / "log_history.json").unlink()
+    res = CliRunner().invoke(app, cmd)
+    assert res.exit_code == 0, res.output
+    assert f"resuming GRPO from {grpo / 'checkpoint-3'}" in res.output
+    assert (grpo / "rollouts.jsonl").read_text() == logged
+    assert (grpo / "final" / "model.safetensors").exists()
+
+
+def test_demo_refuses_bad_settings_and_foreign_folders_before_writing(tmp_path):
+    theirs = tmp_path / "mine"
+    (theirs / "report").mkdir(parents=True)
+    (theirs / "report" / "report.md").write_text("my report")
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(theirs)])
+    assert res.exit_code == 2 and "holds files that are not a demo run (report)" in res.output
+    assert sorted(p.name for p in theirs.rglob("*")) == ["report", "report.md"]
+    assert (theirs / "report" / "report.md").read_text() == "my report"
+    for bad, said in ((["--seed", "-1"], "--seed"), (["--pretrain-seed", "-2"], "--pretrain-seed")):
+        res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path / "new"), *bad])
+        assert res.exit_code == 2 and said in res.output and not (tmp_path / "new").exists()
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", ""])
+    assert res.exit_code == 2 and "--out is empty" in res.output
+    torn = tmp_path / "torn"
+    torn.mkdir()
+    (torn / "demo_config.json").write_text("{not json")
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(torn)])
+    assert res.exit_code == 2 and "demo_config.json is not a demo run's record" in res.output
 
 
 def test_demo_quick_with_the_default_sam2_stand_in(tmp_path):

@@ -85,9 +85,18 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path, warm: Path, one_t
     resumed = _run([*cmd, "--resume"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "trained 4 steps" in resumed.stdout
-    # it continued from checkpoint-2 (step 2 generated twice: before the kill and after resuming)
-    steps = [json.loads(line)["step"] for line in (run / "rollouts.jsonl").read_text().splitlines()]
-    assert {s: steps.count(s) for s in set(steps)} == {0: 4, 1: 4, 2: 8, 3: 4}
+
+    # it continued from checkpoint-2: step 2 was generated twice, before the kill and after
+    # resuming, and the log keeps the resumed run's rows only, the same rows as the reference's
+    def rows(folder: Path) -> list[tuple]:
+        lines = (folder / "rollouts.jsonl").read_text().splitlines()
+        return sorted((r["step"], r["id"], r["completion"], round(r["reward"], 6))
+                      for r in map(json.loads, lines))  # fmt: skip
+
+    steps = [r[0] for r in rows(run)]
+    assert {s: steps.count(s) for s in set(steps)} == {0: 4, 1: 4, 2: 4, 3: 4}
+    assert rows(run) == rows(tmp_path / "ref")
+    assert "dropped 4 rows of steps >= 2" in resumed.stderr
 
     # same step count, same rollouts (rewards of the resumed steps), same weights
     ref_log, run_log = _history(tmp_path / "ref", "checkpoint-4"), _history(run, "checkpoint-4")
@@ -102,3 +111,16 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path, warm: Path, one_t
     assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
     changed = [k for k in a if not torch.equal(a[k], load_file(str(warm / "model.safetensors"))[k])]
     assert changed, "the policy never changed: the comparison would be vacuous"
+
+
+def test_the_rollout_log_keeps_the_steps_before_a_restart(tmp_path: Path) -> None:
+    from segr1.train.rollouts import trim_rollout_log
+
+    log = tmp_path / "rollouts.jsonl"
+    assert trim_rollout_log(log, 0) == 0 and not log.exists()
+    rows = [json.dumps({"step": s, "id": f"img{s}"}) + "\n" for s in (0, 0, 1, 2)]
+    log.write_text("".join(rows) + '{"step": 3, "id": "to')  # killed mid-write
+    assert trim_rollout_log(log, 2) == 2
+    assert log.read_text() == "".join(rows[:3])
+    assert trim_rollout_log(log, 2) == 0  # nothing more to drop: the file is left as it is
+    assert trim_rollout_log(log, 0) == 3 and log.read_text() == ""  # a fresh start

@@ -166,11 +166,16 @@ def _profile(name: str, overrides: list[str] | None):  # -> segr1.profiles.Profi
 
 @app.command()
 def demo(
-    out: str = typer.Option("demo_out", "--out", help="Folder for data, models, report."),
+    out: str = typer.Option(
+        "demo_out",
+        "--out",
+        help="Folder for data, models, report: a new or empty one, or an earlier run's to "
+        "continue it (a run of other settings there is refused).",
+    ),
     quick: bool = typer.Option(
         False, "--quick", help="A tiny run (under a minute) for smoke tests."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for the benchmark data and GRPO."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed for the benchmark data and GRPO."),
     segmenter: str = typer.Option(
         "sam2",
         "--segmenter",
@@ -182,14 +187,16 @@ def demo(
         False,
         "--rebuild",
         help="Build the two pretraining stand-ins (SAM2 stand-in, warmed-up policy) in OUT "
-        "instead of using the shipped ones, and check them against the shipped files byte for "
-        "byte (OUT/rebuild.json; see docs/demo.md for the time it takes).",
+        "instead of using the shipped ones (about two hours on one core), and check them "
+        "against the shipped files byte for byte (OUT/rebuild.json; docs/demo.md).",
     ),
     pretrain_seed: int = typer.Option(
         0,
         "--pretrain-seed",
+        min=0,
         help="Seed of the stand-ins (SAM2 stand-in, policy init, warm-up and its data); the "
-        "shipped ones are seed 0, any other seed builds its own in OUT.",
+        "shipped ones are seed 0, any other seed builds both in OUT (about two hours on one "
+        "core).",
     ),
     warmup_box_scale: float | None = typer.Option(
         None,
@@ -221,6 +228,10 @@ def demo(
         report = run_demo(cfg)
     except USER_ERRORS as err:
         _fail(err)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: run the same command again to continue in {out} (finished "
+                   "stages are reused, GRPO goes on from its last checkpoint)", err=True)  # fmt: skip
+        raise typer.Exit(130) from None
     typer.echo((report / "report.md").read_text(encoding="utf-8"))
 
 

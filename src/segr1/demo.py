@@ -92,6 +92,14 @@ class DemoConfig:
     sam2_stuff_fraction: float = 0.3  # its prompts asking for a background texture region
     sam2_two_object_fraction: float = 0.9  # its training scenes with two objects
 
+    def __post_init__(self) -> None:
+        # checked before a run writes anything, so a refused value leaves no folder behind
+        for name in ("seed", "pretrain_seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"DemoConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not str(self.out).strip():
+            raise ValueError("DemoConfig.out is empty: give the run's folder")
+
     @property
     def warmup(self) -> WarmupConfig:
         return WarmupConfig(steps=self.warmup_steps, side=self.side, seed=self.pretrain_seed,
@@ -160,7 +168,14 @@ def check_same_run(cfg: DemoConfig, path: Path) -> None:
     folder, so mixing settings would report one run's numbers as another's."""
     if not path.exists():
         return
-    before = json.loads(path.read_text())
+    try:
+        before = json.loads(path.read_text())
+        before = before if isinstance(before, dict) else None
+    except (OSError, ValueError):
+        before = None
+    if before is None:
+        raise ValueError(f"{path} is not a demo run's record (unreadable JSON): use another "
+                         "--out, or delete that folder to start over")  # fmt: skip
     now = asdict(cfg)
     differ = sorted(k for k in set(now) | set(before)
                     if k not in NOT_STAGE_SETTINGS and before.get(k) != now.get(k))  # fmt: skip
@@ -207,6 +222,8 @@ WARMUP_BOXES = {
 #: The shipped stand-ins (``segmenter``: SAM2 stand-in, ``policy``: warmed-up tiny policy).
 SHIPPED = Path(__file__).resolve().parent / "assets" / "demo"
 POLICY_RECORD = "warmup.json"
+#: The RL stage's recipe, shipped in the package (the repository's configs/ links to it)
+GRPO_CONFIG = Path(__file__).resolve().parent / "configs" / "tiny.yaml"
 #: A run folder's wall time: seconds summed over the ``segr1 demo`` calls that finished in it
 TIMING = "demo_time.json"
 WEIGHTS = "model.safetensors"
@@ -360,7 +377,7 @@ def segmenter_label(cfg: DemoConfig) -> str:
 def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path, segmenter: str) -> list[str]:
     """``segr1 train`` arguments for the RL stage (printed in the report as the command)."""
     return [
-        "--config", "configs/tiny.yaml",
+        "--config", str(GRPO_CONFIG),
         "--policy", str(policy),
         "--segmenter", str(segmenter),
         "--datasets", f"synth:{data}:train",
@@ -380,6 +397,7 @@ def grpo_args(cfg: DemoConfig, policy: Path, data: Path, out: Path, segmenter: s
 def run_grpo(
     cfg: DemoConfig, policy: Path, data: Path, out: Path, segmenter: str
 ) -> tuple[Path, list[dict]]:
+    from segr1.train.checkpoints import latest_checkpoint
     from segr1.train.config import parse_config
     from segr1.train.main import train
 
@@ -387,9 +405,10 @@ def run_grpo(
     if (final / "config.json").exists() and (out / "log_history.json").exists():
         return final, json.loads((out / "log_history.json").read_text())
     args = grpo_args(cfg, policy, data, out, segmenter)
-    config = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
-    if config.exists():
-        args[1] = str(config)
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is not None:  # an interrupted RL stage goes on from its last checkpoint
+        print(f"resuming GRPO from {checkpoint}")
+        args += ["--resume", str(checkpoint)]
     result = train(parse_config(args))
     (out / "log_history.json").write_text(json.dumps(result.log_history, indent=1))
     return result.final_dir, result.log_history
@@ -407,9 +426,15 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (new, or a demo run to continue)")
+    record = out / "demo_config.json"
+    found = sorted(p.name for p in out.iterdir()) if out.is_dir() and not record.exists() else []
+    if found:
+        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+        raise ValueError(f"--out {out} holds files that are not a demo run ({shown}): give a new "
+                         "or empty folder (a demo run's folder is continued)")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    check_same_run(cfg, out / "demo_config.json")
-    (out / "demo_config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    check_same_run(cfg, record)
+    record.write_text(json.dumps(asdict(cfg), indent=1))
     t0 = time.perf_counter()
     _stage("1/6 synthetic camouflage benchmark")
     build_data(cfg, out / "data")
@@ -452,6 +477,8 @@ def cli_config(
     warmup_boxes: str | None = None,
 ) -> DemoConfig:
     """The run ``segr1 demo`` makes of its options (None: the preset's)."""
+    if not str(out).strip():
+        raise ValueError("--out is empty: give the run's folder")
     if segmenter not in SEGMENTERS:
         raise ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}")
     if warmup_boxes is not None and warmup_boxes not in WARMUP_BOXES:

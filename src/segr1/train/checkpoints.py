@@ -50,6 +50,15 @@ def checkpoints(output_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def saved_step(checkpoint: str | Path) -> int:
+    """The optimizer step a complete checkpoint was saved at (its ``trainer_state.json``)."""
+    import json
+
+    return int(
+        json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))["global_step"]
+    )
+
+
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
     """The newest complete checkpoint, or None."""
     found = checkpoints(output_dir)

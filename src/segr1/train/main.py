@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segr1.train.config import CONFIG_NAME, SegR1Config, parse_config, save_config
-from segr1.train.rollouts import ROLLOUTS_NAME, with_rollout_log
+from segr1.train.rollouts import ROLLOUTS_NAME, trim_rollout_log, with_rollout_log
 
 if TYPE_CHECKING:
     from transformers import TrainerCallback
@@ -154,12 +154,18 @@ def train(
 ) -> TrainResult:
     """Run GRPO as configured; returns where the final policy is. See the module docstring."""
     from segr1.compat import restore_checkpoint_weights
-    from segr1.train.checkpoints import save_final
+    from segr1.train.checkpoints import save_final, saved_step
 
     out = Path(cfg.output_dir)
     checkpoint = resume_checkpoint(cfg)
     if cfg.should_save:  # as given (YAML + overrides), before the trainer adjusts any field
         save_config(cfg, out / CONFIG_NAME)
+        start = saved_step(checkpoint) if checkpoint is not None else 0
+        dropped = trim_rollout_log(out / ROLLOUTS_NAME, start)
+        if dropped:
+            logger.warning("%s: dropped %d rows of steps >= %d, logged by an interrupted run "
+                           "(this run generates those steps again)", out / ROLLOUTS_NAME,
+                           dropped, start)  # fmt: skip
     trainer = build_trainer(cfg, segmenter, callbacks, train_dataset)
     if checkpoint is not None and restore_checkpoint_weights(trainer, checkpoint):
         logger.info("loaded %s weights with key conversion (transformers#43701)", checkpoint)

@@ -125,6 +125,31 @@ class RolloutLog:
             os.close(fd)
 
 
+def trim_rollout_log(path: str | Path, before_step: int) -> int:
+    """Keep the rows of the log at ``path`` generated before step ``before_step``: a run that
+    starts afresh (0) or resumes from a checkpoint saved at that step generates the later steps
+    again, so an interrupted run's rows of them would be logged twice. A torn last line (a run
+    killed mid-write) goes too. Rewritten atomically; returns how many rows were dropped."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            step = None
+        if isinstance(step, int) and step < before_step and line.endswith("\n"):
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return dropped
+
+
 def _num(x: Any) -> float | None:
     """A JSON-safe reward value (None stays None, NaN becomes None)."""
     if x is None:
