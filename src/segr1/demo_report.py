@@ -33,7 +33,7 @@ def _series(history: list[dict], key: str) -> tuple[list[int], list[float]]:
 
 
 def plot_curves(history: list[dict], path: Path) -> Path:
-    """Mean reward (total and parts) and usable-answer rate over GRPO steps."""
+    """Mean reward (total and parts), usable-answer rate and IoU over GRPO steps."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -340,7 +340,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         + ("none raised." if not flags else "")
         + "".join(f"\n- {f}" for f in flags),
         "",
-        "![reward and usable-answer rate](curves.png)",
+        "![reward, usable-answer rate and IoU over the GRPO steps](curves.png)",
         "",
         "Columns: ground truth (white), before RL, after RL (mask tinted, box, points: "
         "green = object, red = background).",
