@@ -187,7 +187,6 @@ def main(argv: list[str]) -> str:
     segmenter = build_segmenter(seg_name)
     times["data + segmenter"] = time.perf_counter() - t0
     results: dict[str, dict] = {}
-    config = str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
     for arm in args.arms:
         t = time.perf_counter()
         fmt, abstain, rewards = ARMS[arm]
@@ -197,7 +196,6 @@ def main(argv: list[str]) -> str:
         evaluate_policy(cfg, warm, test, out / f"eval_{arm}_before", segmenter, **kw)
         run = out / f"grpo_{arm}"
         grpo = grpo_args(cfg, warm, out / "data", run, seg_name)
-        grpo[1] = config
         grpo += ["--answer_format", fmt, "--rewards", *rewards, "--abstain", str(abstain).lower(),
                  "--save_strategy", "no", "--rollout_log_steps", "0"]  # fmt: skip
         if not (run / "final" / "config.json").exists():

@@ -64,8 +64,10 @@ def main(argv: list[str]) -> None:
         t0 = time.perf_counter()
         if not (base / "config.json").exists():
             build_tiny_policy(base, arch=cfg.arch, seed=cfg.pretrain_seed, **SIZES[name])
-        if not (warm / "config.json").exists():
+        done = warm / "size.json"  # written last: the warm-up finished
+        if not done.exists():
             warmup(base, train, warm, cfg.warmup)
+            done.write_text(json.dumps({"size": name, **SIZES[name]}) + "\n")
         seconds = time.perf_counter() - t0
         result = demo.evaluate_policy(cfg, warm, test, run / "eval", segmenter)
         row = grounding_row(test, run / "eval", cfg.side)

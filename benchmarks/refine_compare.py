@@ -102,7 +102,6 @@ def main(argv: list[str]) -> str:
     for turns in (1, 2):
         run = out / f"grpo_turns{turns}"
         grpo = grpo_args(cfg, warm, out / "data", run, "grabcut")
-        grpo[1] = str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
         grpo += ["--max_turns", str(turns), "--save_strategy", "no", "--rollout_log_steps", "0"]
         final = run / "final"
         if not (final / "config.json").exists():

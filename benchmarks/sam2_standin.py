@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
     except OtherRecipe as err:
         raise SystemExit(f"--out: {err.message('give another --out, or --rebuild')}") from None
-    except (NotADirectoryError, PermissionError) as err:
+    except (NotADirectoryError, PermissionError, FileExistsError) as err:
         raise SystemExit(f"--out: {err}") from None
     meta = json.loads((Path(out) / "pretrain.json").read_text())
     scenes = heldout_scenes(cfg, args.scenes, keep_background=True)

@@ -78,16 +78,45 @@ def test_demo_quick_with_grabcut(tmp_path):
     from segr1.demo import GRPO_CONFIG
 
     assert f"segr1 train --config {GRPO_CONFIG} " in text and GRPO_CONFIG.is_file()
-    # RL interrupted after its last checkpoint: a re-run goes on from it, logging no step twice
+    # RL interrupted after its last checkpoint was saved: a re-run goes on from it
     grpo = tmp_path / "grpo"
     logged = (grpo / "rollouts.jsonl").read_text()
+    steps = [h for h in history if "reward" in h]
     shutil.rmtree(grpo / "final")
     (grpo / "log_history.json").unlink()
     res = CliRunner().invoke(app, cmd)
     assert res.exit_code == 0, res.output
     assert f"resuming GRPO from {grpo / 'checkpoint-3'}" in res.output
-    assert (grpo / "rollouts.jsonl").read_text() == logged
+    assert (grpo / "rollouts.jsonl").read_text() == logged  # no step is trained again here
     assert (grpo / "final" / "model.safetensors").exists()
+    again = json.loads((grpo / "log_history.json").read_text())
+    # the run's steps and none more: Trainer would take one past max_steps when resumed there
+    assert [h for h in again if "reward" in h] == steps
+
+
+def test_demo_interrupted_says_how_to_continue(monkeypatch, tmp_path):
+    import segr1.demo as demo
+
+    def stop(cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "run_demo", stop)
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 130
+    assert (
+        f"interrupted: run the same command again to continue in {tmp_path / 'run'}" in res.output
+    )
+
+
+def test_a_demo_config_is_checked_when_made():
+    from dataclasses import replace
+
+    from segr1.demo import FULL
+
+    for bad, said in (({"seed": -1}, "seed must be >= 0"), ({"pretrain_seed": -3}, "pretrain_seed"),
+                      ({"out": ""}, "non-empty string"), ({"segmenter": "sam"}, "choose one of")):  # fmt: skip
+        with pytest.raises(ValueError, match=said):
+            replace(FULL, **bad)
 
 
 def test_demo_refuses_bad_settings_and_foreign_folders_before_writing(tmp_path):
@@ -102,7 +131,7 @@ def test_demo_refuses_bad_settings_and_foreign_folders_before_writing(tmp_path):
         res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path / "new"), *bad])
         assert res.exit_code == 2 and said in res.output and not (tmp_path / "new").exists()
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", ""])
-    assert res.exit_code == 2 and "--out is empty" in res.output
+    assert res.exit_code == 2 and "(--out, DemoConfig.out) must be a non-empty string" in res.output
     torn = tmp_path / "torn"
     torn.mkdir()
     (torn / "demo_config.json").write_text("{not json")

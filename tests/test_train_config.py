@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from segr1.demo import GRPO_CONFIG
 from segr1.train.checkpoints import checkpoints, latest_checkpoint
 from segr1.train.config import (
     CONFIG_NAME,
@@ -20,7 +21,7 @@ from segr1.train.config import (
 )
 from segr1.train.rollouts import with_rollout_log
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = GRPO_CONFIG.parent  # the package's recipes (the repository's configs/ links there)
 CPU = ["--use_cpu", "true", "--bf16", "false"]
 
 

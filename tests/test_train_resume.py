@@ -123,4 +123,16 @@ def test_the_rollout_log_keeps_the_steps_before_a_restart(tmp_path: Path) -> Non
     assert trim_rollout_log(log, 2) == 2
     assert log.read_text() == "".join(rows[:3])
     assert trim_rollout_log(log, 2) == 0  # nothing more to drop: the file is left as it is
-    assert trim_rollout_log(log, 0) == 3 and log.read_text() == ""  # a fresh start
+    assert trim_rollout_log(log, 0) == 3 and log.read_text() == ""
+
+
+def test_a_fresh_run_keeps_an_earlier_run_s_log_beside_its_own(tmp_path: Path) -> None:
+    from segr1.train.rollouts import set_aside
+
+    log = tmp_path / "rollouts.jsonl"
+    assert set_aside(log) is None
+    for n in (1, 2):
+        log.write_text(f"run {n}\n")
+        assert set_aside(log) == tmp_path / f"rollouts.jsonl.{n}" and not log.exists()
+    assert (tmp_path / "rollouts.jsonl.1").read_text() == "run 1\n"
+    assert (tmp_path / "rollouts.jsonl.2").read_text() == "run 2\n"

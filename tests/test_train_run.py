@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from painter import Painter
+from segr1.demo import GRPO_CONFIG
 from segr1.train.config import CONFIG_NAME, config_dict, parse_config
 from test_train_support import (
     LOGGED,
@@ -24,7 +25,7 @@ from test_train_support import (
 )
 
 __all__ = ["one_thread", "warm"]  # fixtures used by name below
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = GRPO_CONFIG.parent  # the package's recipes (the repository's configs/ links there)
 
 
 def _weights(directory: Path) -> dict:

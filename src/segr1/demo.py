@@ -38,10 +38,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from segr1.outdirs import refuse_foreign, write_atomic
 from segr1.policy.warmup import WarmupConfig
 
 TABLE_KEYS = (("Sm", "S-measure ↑"), ("meanEm", "mean E ↑"), ("wFm", "weighted F ↑"),
               ("MAE", "MAE ↓"), ("IoU", "IoU ↑"))  # fmt: skip
+
+
+SEGMENTERS = ("sam2", "grabcut")
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,12 @@ class DemoConfig:
         for name in ("seed", "pretrain_seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"DemoConfig.{name} must be >= 0, got {getattr(self, name)}")
-        if not str(self.out).strip():
-            raise ValueError("DemoConfig.out is empty: give the run's folder")
+        if not isinstance(self.out, str) or not self.out.strip():
+            raise ValueError(f"the run's folder (--out, DemoConfig.out) must be a non-empty "
+                             f"string, got {self.out!r}")  # fmt: skip
+        if self.segmenter not in SEGMENTERS:
+            raise ValueError(f"--segmenter {self.segmenter!r}: choose one of "
+                             f"{', '.join(SEGMENTERS)}")  # fmt: skip
 
     @property
     def warmup(self) -> WarmupConfig:
@@ -210,7 +218,6 @@ def build_data(cfg: DemoConfig, root: Path, empty_fraction: float | None = None)
     generate(root, cfg.n_train, cfg.n_test, seed=cfg.seed, config=synth, overwrite=True)
 
 
-SEGMENTERS = ("sam2", "grabcut")
 #: ``--warmup-boxes``: the settings each value sets (a two-box answer is about 70 tokens)
 PER_OBJECT_COMPLETION = 96
 WARMUP_BOXES = {
@@ -274,6 +281,8 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
         return str(pretrain_sam2(out / "segmenter", cfg.sam2))
     except OtherRecipe as err:  # never trained over
         raise ValueError(err.message(f"delete {err.folder} or give another --out")) from None
+    except FileExistsError as err:  # files that are no stand-in's: never trained over either
+        raise ValueError(f"{err}; here: delete {out / 'segmenter'} or give another --out") from None
 
 
 def build_policy(
@@ -410,7 +419,7 @@ def run_grpo(
         print(f"resuming GRPO from {checkpoint}")
         args += ["--resume", str(checkpoint)]
     result = train(parse_config(args))
-    (out / "log_history.json").write_text(json.dumps(result.log_history, indent=1))
+    write_atomic(out / "log_history.json", json.dumps(result.log_history, indent=1))
     return result.final_dir, result.log_history
 
 
@@ -427,41 +436,47 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (new, or a demo run to continue)")
     record = out / "demo_config.json"
-    found = sorted(p.name for p in out.iterdir()) if out.is_dir() and not record.exists() else []
-    if found:
-        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-        raise ValueError(f"--out {out} holds files that are not a demo run ({shown}): give a new "
-                         "or empty folder (a demo run's folder is continued)")  # fmt: skip
+    refuse_foreign(out, [record.name], "a demo run",
+                   "give --out a new or empty folder (a demo run's folder is continued)")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     check_same_run(cfg, record)
-    record.write_text(json.dumps(asdict(cfg), indent=1))
-    t0 = time.perf_counter()
-    _stage("1/6 synthetic camouflage benchmark")
-    build_data(cfg, out / "data")
-    train = load_dataset("synth", out / "data", split="train")
-    test = load_dataset("synth", out / "data", split="test")
-    _stage(f"2/6 frozen segmenter: {segmenter_label(cfg)}")
-    seg_name = build_frozen_segmenter(cfg, out)
-    segmenter = build_segmenter(seg_name)
-    _stage("3/6 tiny policy + supervised warm-up (stand-in for pretraining)")
-    warm = stand_in_policy(cfg, out, train)
-    if cfg.rebuild:
-        built = {"policy": warm} | (
-            {"segmenter": Path(seg_name)} if cfg.segmenter == "sam2" else {}
-        )
-        compare_with_shipped(cfg, out, built)
-    _stage("4/6 evaluation before RL")
-    before = evaluate_policy(cfg, warm, test, out / "eval_before", segmenter)
-    _stage("5/6 GRPO (pure RL from mask quality)")
-    final, history = run_grpo(cfg, warm, out / "data", out / "grpo", seg_name)
-    _stage("6/6 evaluation after RL")
-    after = evaluate_policy(cfg, final, test, out / "eval_after", segmenter)
+    text = json.dumps(asdict(cfg), indent=1)
+    if not record.exists() or record.read_text() != text:
+        write_atomic(record, text)
     timing = out / TIMING
-    earlier = _recorded(timing, "seconds") or 0.0, _recorded(timing, "calls") or 0
-    seconds, calls = earlier[0] + time.perf_counter() - t0, earlier[1] + 1
-    report = write_report(cfg, out, test, before, after, history, seconds, segmenter,
-                          segmenter_label(cfg), seg_name, warm, calls)  # fmt: skip
-    timing.write_text(json.dumps({"seconds": round(seconds, 2), "calls": calls}) + "\n")
+    spent = {k: _recorded(timing, k) or 0 for k in ("seconds", "calls", "unfinished")}
+    t0, finished = time.perf_counter(), False
+    try:
+        _stage("1/6 synthetic camouflage benchmark")
+        build_data(cfg, out / "data")
+        train = load_dataset("synth", out / "data", split="train")
+        test = load_dataset("synth", out / "data", split="test")
+        _stage(f"2/6 frozen segmenter: {segmenter_label(cfg)}")
+        seg_name = build_frozen_segmenter(cfg, out)
+        segmenter = build_segmenter(seg_name)
+        _stage("3/6 tiny policy + supervised warm-up (stand-in for pretraining)")
+        warm = stand_in_policy(cfg, out, train)
+        if cfg.rebuild:
+            built = {"policy": warm} | (
+                {"segmenter": Path(seg_name)} if cfg.segmenter == "sam2" else {}
+            )
+            compare_with_shipped(cfg, out, built)
+        _stage("4/6 evaluation before RL")
+        before = evaluate_policy(cfg, warm, test, out / "eval_before", segmenter)
+        _stage("5/6 GRPO (pure RL from mask quality)")
+        final, history = run_grpo(cfg, warm, out / "data", out / "grpo", seg_name)
+        _stage("6/6 evaluation after RL")
+        after = evaluate_policy(cfg, final, test, out / "eval_after", segmenter)
+        report = write_report(cfg, out, test, before, after, history,
+                              spent["seconds"] + time.perf_counter() - t0, segmenter,
+                              segmenter_label(cfg), seg_name, warm, spent["calls"] + 1,
+                              spent["unfinished"])  # fmt: skip
+        finished = True
+    finally:  # an interrupted or failed call's time counts too
+        write_atomic(timing, json.dumps({
+            "seconds": round(spent["seconds"] + time.perf_counter() - t0, 2),
+            "calls": spent["calls"] + 1, "unfinished": spent["unfinished"] + (not finished),
+        }) + "\n")  # fmt: skip
     print(f"\nreport: {report / 'report.md'}")
     return report
 
@@ -477,10 +492,6 @@ def cli_config(
     warmup_boxes: str | None = None,
 ) -> DemoConfig:
     """The run ``segr1 demo`` makes of its options (None: the preset's)."""
-    if not str(out).strip():
-        raise ValueError("--out is empty: give the run's folder")
-    if segmenter not in SEGMENTERS:
-        raise ValueError(f"--segmenter {segmenter!r}: choose one of {', '.join(SEGMENTERS)}")
     if warmup_boxes is not None and warmup_boxes not in WARMUP_BOXES:
         raise ValueError(f"--warmup-boxes {warmup_boxes!r}: choose one of "
                          f"{', '.join(WARMUP_BOXES)}")  # fmt: skip

@@ -32,7 +32,7 @@ from segr1.metrics.grounding import (
     per_image_box_ious,
 )
 
-#: Flag thresholds: fewer distinct boxes than this share of the images reads as a constant
+#: Flag thresholds: fewer distinct answers than this share of the images reads as a constant
 #: answer; more whole-frame boxes than this share reads as the whole-frame hack.
 CONSTANT_SHARE = 0.5
 WHOLE_FRAME_LIMIT = 0.05

@@ -225,12 +225,13 @@ def provenance(out: Path, warm: Path, segmenter_spec: str) -> str:
 
 def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[dict],
                  seconds: float, segmenter, segmenter_name: str,
-                 segmenter_spec: str, warm: Path | None = None, calls: int = 1) -> Path:  # fmt: skip
+                 segmenter_spec: str, warm: Path | None = None, calls: int = 1,
+                 unfinished: int = 0) -> Path:  # fmt: skip
     """Write ``out/report`` from the run's outputs; ``segmenter`` (the frozen one the run used,
     described as ``segmenter_name``, loaded from ``segmenter_spec``) scores the two no-policy
     reference rows; ``warm`` is the warmed-up policy RL started from (default
-    ``out/policy/warmup``); ``seconds``: the run's wall time over its ``calls`` finished calls
-    (a re-run reuses finished stages)."""
+    ``out/policy/warmup``); ``seconds``: the run's wall time over its ``calls`` calls, of which
+    ``unfinished`` were interrupted or failed (a re-run reuses finished stages)."""
     from segr1.demo import command_line, grpo_args
     from segr1.demo_grounding import describe_change, grounding_row, hack_flags
 
@@ -272,8 +273,9 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         f"segmenter: {segmenter_name}, frozen, S = {cfg.side}. "
         f"GRPO: {cfg.grpo_steps} steps. Wall time {seconds / 60:.1f} min"
         + (
-            f", summed over the {calls} calls of segr1 demo that finished in this folder (later "
-            "calls reuse finished stages)."
+            f", summed over the {calls} calls of segr1 demo in this folder"
+            + (f" ({unfinished} of them interrupted or failed)" if unfinished else "")
+            + "; later calls reuse finished stages."
             if calls > 1
             else "."
         ),
@@ -359,7 +361,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
         "",
     ]
     (rep / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds, "calls": calls,
+    summary = {"before": before, "after": after, "delta_Sm": delta, "seconds": seconds, "calls": calls, "unfinished_calls": unfinished,
                "segmenter": segmenter_name, "per_kind_Sm": kinds, "grounding": ground,
                "reference_gt_box": reference["true-box"],
                "reference_object_boxes": reference["object-boxes"],

@@ -80,6 +80,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from segr1.data.synth_scene import Scene, SynthConfig, render_scene
+from segr1.outdirs import refuse_foreign
 from segr1.segment.base import Call, Segmenter
 from segr1.segment.sam2 import check_tiny_sam2_size
 
@@ -601,12 +602,8 @@ def pretrain_sam2(
         differ = sorted(k for k in wanted.keys() | recorded.keys()
                         if recorded.get(k) != wanted.get(k))  # fmt: skip
         raise OtherRecipe(out, differ)
-    ours = meta.exists() or (out / BUILDING).exists()
-    found = sorted(p.name for p in out.iterdir()) if out.is_dir() and not ours else []
-    if found:
-        shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-        raise FileExistsError(f"{out} holds files that are not a stand-in this command built "
-                              f"({shown}): give a new or empty folder")  # fmt: skip
+    refuse_foreign(out, (META, BUILDING), "a stand-in this command built",
+                   "give a new or empty folder")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / BUILDING).write_text("a SAM2 stand-in is being trained into this folder\n")
     if meta.exists():

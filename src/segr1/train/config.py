@@ -190,7 +190,9 @@ class SegR1Config(GRPOConfig):
         default=10,
         metadata=_help(
             "Write every completion of every N-th step to output_dir/rollouts.jsonl (step, id, "
-            "completion, parsed prompts, reward parts). 0 disables the rollout log."
+            "completion, parsed prompts, reward parts). A fresh run moves an earlier run's log "
+            "to rollouts.jsonl.N; a resumed run drops the rows of the steps it generates again. "
+            "0 disables the rollout log."
         ),
     )
     freeze_vision: bool = field(

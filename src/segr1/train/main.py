@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segr1.train.config import CONFIG_NAME, SegR1Config, parse_config, save_config
-from segr1.train.rollouts import ROLLOUTS_NAME, trim_rollout_log, with_rollout_log
+from segr1.train.rollouts import ROLLOUTS_NAME, set_aside, trim_rollout_log, with_rollout_log
 
 if TYPE_CHECKING:
     from transformers import TrainerCallback
@@ -160,18 +160,45 @@ def train(
     checkpoint = resume_checkpoint(cfg)
     if cfg.should_save:  # as given (YAML + overrides), before the trainer adjusts any field
         save_config(cfg, out / CONFIG_NAME)
-        start = saved_step(checkpoint) if checkpoint is not None else 0
-        dropped = trim_rollout_log(out / ROLLOUTS_NAME, start)
-        if dropped:
-            logger.warning("%s: dropped %d rows of steps >= %d, logged by an interrupted run "
-                           "(this run generates those steps again)", out / ROLLOUTS_NAME,
-                           dropped, start)  # fmt: skip
+    if cfg.should_save and cfg.rollout_log_steps > 0:
+        log = out / ROLLOUTS_NAME
+        if checkpoint is None:  # a fresh run: an earlier run's log is kept beside, never mixed in
+            kept = set_aside(log)
+            if kept is not None:
+                logger.warning("%s holds an earlier run's rollouts: moved to %s", log, kept)
+        else:
+            start = saved_step(checkpoint)
+            dropped = trim_rollout_log(log, start)
+            if dropped:
+                logger.warning("%s: dropped %d rows of steps >= %d, logged by the interrupted "
+                               "run (resuming from %s generates them again)", log, dropped,
+                               start, checkpoint)  # fmt: skip
     trainer = build_trainer(cfg, segmenter, callbacks, train_dataset)
-    if checkpoint is not None and restore_checkpoint_weights(trainer, checkpoint):
+    restored = checkpoint is not None and restore_checkpoint_weights(trainer, checkpoint)
+    if restored:
         logger.info("loaded %s weights with key conversion (transformers#43701)", checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    if checkpoint is not None and 0 < cfg.max_steps <= saved_step(checkpoint):
+        finished_at(trainer, checkpoint, restored)
+    else:
+        trainer.train(resume_from_checkpoint=checkpoint)
     final = save_final(trainer, cfg, out / FINAL_NAME)
     return TrainResult(out, final, trainer.state.global_step, list(trainer.state.log_history))
+
+
+def finished_at(trainer, checkpoint: str | Path, restored: bool) -> None:
+    """Resuming from a checkpoint saved at ``max_steps``: nothing is left to train, and
+    ``Trainer.train`` would take one more step before it checks ``max_steps`` (it checks at a
+    step's end). Load the checkpoint's weights and state instead, for :func:`save_final`."""
+    from transformers import TrainerState
+
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
+        raise ValueError(f"{checkpoint} was saved at max_steps: nothing is left to train (raise "
+                         "--max_steps to go on)")  # fmt: skip
+    if not restored:
+        trainer._load_from_checkpoint(str(checkpoint))  # Trainer's own loader (weights only)
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    logger.warning("%s was saved at step %d = max_steps: nothing left to train; exporting it",
+                   checkpoint, trainer.state.global_step)  # fmt: skip
 
 
 def main(argv: Sequence[str]) -> TrainResult:

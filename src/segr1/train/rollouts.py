@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from segr1.outdirs import write_atomic
 from segr1.protocol.formats import get_format
 from segr1.rewards import assistant_texts
 
@@ -125,11 +126,23 @@ class RolloutLog:
             os.close(fd)
 
 
+def set_aside(path: str | Path) -> Path | None:
+    """Rename an existing log to the first free ``rollouts.jsonl.N`` (a fresh run into a folder
+    that holds an earlier run's log); returns the new name, or None when there was none."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    n = 1
+    while path.with_name(f"{path.name}.{n}").exists():
+        n += 1
+    return path.rename(path.with_name(f"{path.name}.{n}"))
+
+
 def trim_rollout_log(path: str | Path, before_step: int) -> int:
-    """Keep the rows of the log at ``path`` generated before step ``before_step``: a run that
-    starts afresh (0) or resumes from a checkpoint saved at that step generates the later steps
-    again, so an interrupted run's rows of them would be logged twice. A torn last line (a run
-    killed mid-write) goes too. Rewritten atomically; returns how many rows were dropped."""
+    """Keep the rows of the log at ``path`` generated before step ``before_step``: a run
+    resuming from a checkpoint saved at that step generates the later steps again, so the
+    interrupted run's rows of them would be logged twice. A torn last line (a run killed
+    mid-write) goes too. Rewritten atomically; returns how many rows were dropped."""
     path = Path(path)
     if not path.exists():
         return 0
@@ -144,9 +157,7 @@ def trim_rollout_log(path: str | Path, before_step: int) -> int:
         else:
             dropped += 1
     if dropped:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, "".join(kept))
     return dropped
 
 
