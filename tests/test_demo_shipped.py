@@ -84,6 +84,14 @@ def test_a_reduced_rebuild_is_byte_identical(tmp_path):
     weights.write_bytes(bytes(data))
     result = demo.compare_with_shipped(cfg, tmp_path / "b", second, root)
     assert result["segmenter"]["identical"] and not result["policy"]["identical"]
+    # each build records the kernels its bytes came from, and a difference names them
+    from segr1.machine import machine_record
+
+    here = json.loads(json.dumps(machine_record()))
+    assert result["policy"]["machine"] == result["policy"]["shipped_machine"] == here
+    assert json.loads((root / "segmenter" / META).read_text())["machine"] == here
+    assert f"{here['cpu_capability']} kernels" in demo._machines(result["policy"])
+    assert "shipped one on not recorded" in demo._machines({"machine": here})
 
 
 def test_the_shipped_segmenter_pays_for_the_object_s_position():

@@ -291,6 +291,7 @@ def build_policy(
     """The tiny policy (``out/policy/base``, seeded by ``pretrain_seed``) warmed up on ``train``
     with ``warm`` (default ``cfg.warmup``) into ``out/policy/<name>``, with a ``warmup.json``
     record (recipe, seconds, weights' sha256) written last; each is reused when complete."""
+    from segr1.machine import machine_record
     from segr1.policy import build_tiny_policy
     from segr1.policy.warmup import warmup
 
@@ -306,7 +307,7 @@ def build_policy(
         record = {"what": "segr1.demo: tiny policy + supervised warm-up (stand-in for an LMM's "
                           "pretraining)", "recipe": recipe,
                   "seconds": round(time.perf_counter() - t0, 2), "torch_threads": cfg.threads,
-                  "sha256": sha256(done / WEIGHTS)}  # fmt: skip
+                  "machine": machine_record(), "sha256": sha256(done / WEIGHTS)}  # fmt: skip
         (done / POLICY_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return done
 
@@ -336,7 +337,9 @@ def compare_with_shipped(
     cfg: DemoConfig, out: Path, built: dict[str, Path], root: Path = SHIPPED
 ) -> dict[str, Any]:
     """After ``--rebuild``: each rebuilt model's weights against the shipped model of the same
-    recipe (``identical``: same bytes), written to ``out/rebuild.json`` and returned."""
+    recipe (``identical``: same bytes, with the machine each was built on where its record
+    says), written to ``out/rebuild.json`` and returned."""
+    records = {"segmenter": "pretrain.json", "policy": POLICY_RECORD}
     shipped = shipped_models(replace(cfg, rebuild=False), root)
     result: dict[str, Any] = {}
     for name, folder in built.items():
@@ -347,14 +350,32 @@ def compare_with_shipped(
             row["shipped"] = None  # no shipped model has this recipe
         else:
             theirs = sha256(ref / WEIGHTS)
-            row.update(shipped=str(ref), shipped_sha256=theirs, identical=mine == theirs)
+            row.update(shipped=str(ref), shipped_sha256=theirs, identical=mine == theirs,
+                       machine=_recorded(Path(folder) / records[name], "machine"),
+                       shipped_machine=_recorded(ref / records[name], "machine"))  # fmt: skip
         result[name] = row
         verdict = ("no shipped model of this recipe" if ref is None else
                    "identical to the shipped one" if row["identical"] else
-                   "DIFFERS from the shipped one")  # fmt: skip
+                   "DIFFERS from the shipped one: " + _machines(row))  # fmt: skip
         print(f"rebuilt {name}: {verdict}")
     (out / "rebuild.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def _machines(row: dict[str, Any]) -> str:
+    """Why a rebuild can differ: the two builds' CPU kernels, as their records say."""
+
+    def said(m: dict | None) -> str:
+        if not m:
+            return "not recorded"
+        env = ", ".join(f"{k}={v}" for k, v in m.get("isa_env", {}).items())
+        return f"{m.get('cpu')}, {m.get('cpu_capability')} kernels" + (f", {env}" if env else "")
+
+    return (
+        f"built here on {said(row.get('machine'))}, the shipped one on "
+        f"{said(row.get('shipped_machine'))} (the bytes depend on the CPU kernels; "
+        "docs/demo.md)"
+    )
 
 
 def evaluate_policy(

@@ -80,6 +80,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from segr1.data.synth_scene import Scene, SynthConfig, render_scene
+from segr1.machine import machine_record
 from segr1.outdirs import refuse_foreign
 from segr1.segment.base import Call, Segmenter
 from segr1.segment.sam2 import check_tiny_sam2_size
@@ -620,6 +621,7 @@ def pretrain_sam2(
         "parameters": sum(p.numel() for p in seg.model.parameters()),
         "seconds": round(seconds, 2),
         "torch_threads": cfg.threads,
+        "machine": machine_record(),
         "loss_first_50": float(np.mean(losses[:50])),
         "loss_last_50": float(np.mean(losses[-50:])),
         "heldout": measured,
