@@ -90,8 +90,11 @@ def test_a_reduced_rebuild_is_byte_identical(tmp_path):
     here = json.loads(json.dumps(machine_record()))
     assert result["policy"]["machine"] == result["policy"]["shipped_machine"] == here
     assert json.loads((root / "segmenter" / META).read_text())["machine"] == here
-    assert f"{here['cpu_capability']} kernels" in demo._machines(result["policy"])
-    assert "shipped one on not recorded" in demo._machines({"machine": here})
+    assert demo._machines(result["policy"]).startswith("both built on ")  # not the kernels
+    other = {"machine": here, "shipped_machine": {**here, "cpu_capability": "AVX2"}}
+    assert f"{here['cpu_capability']} kernels" in demo._machines(other)
+    assert "the shipped one on a machine not recorded" in demo._machines({"machine": here})
+    assert "not recorded" in demo._machines({"machine": "torn", "shipped_machine": None})
 
 
 def test_the_shipped_segmenter_pays_for_the_object_s_position():

@@ -363,18 +363,22 @@ def compare_with_shipped(
 
 
 def _machines(row: dict[str, Any]) -> str:
-    """Why a rebuild can differ: the two builds' CPU kernels, as their records say."""
+    """Why a rebuild can differ: the two builds' machines, as their records say."""
 
-    def said(m: dict | None) -> str:
-        if not m:
-            return "not recorded"
-        env = ", ".join(f"{k}={v}" for k, v in m.get("isa_env", {}).items())
-        return f"{m.get('cpu')}, {m.get('cpu_capability')} kernels" + (f", {env}" if env else "")
+    def said(m: Any) -> str:
+        if not isinstance(m, dict):
+            return "a machine not recorded"
+        env = ", ".join(f"{k}={v}" for k, v in (m.get("isa_env") or {}).items())
+        return (f"{m.get('cpu')}, {m.get('cpu_capability')} kernels, torch {m.get('torch')}"
+                + (f", {env}" if env else ""))  # fmt: skip
 
+    mine, theirs = row.get("machine"), row.get("shipped_machine")
+    if isinstance(mine, dict) and mine == theirs:
+        return (f"both built on {said(mine)}: not the kernels, so the code, the recipe's "
+                "inputs or the shipped file changed")  # fmt: skip
     return (
-        f"built here on {said(row.get('machine'))}, the shipped one on "
-        f"{said(row.get('shipped_machine'))} (the bytes depend on the CPU kernels; "
-        "docs/demo.md)"
+        f"built here on {said(mine)}, the shipped one on {said(theirs)} (the bytes follow "
+        "the CPU kernels and the torch version; docs/demo.md)"
     )
 
 

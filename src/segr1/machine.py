@@ -1,6 +1,7 @@
-"""What a CPU build ran on. The bytes a training run writes depend on the kernels torch
-dispatches to (its CPU capability: AVX2, AVX-512, ...; MKL's and oneDNN's own choices), so a
-build records them beside its weights, and a rebuild that differs can say why."""
+"""What a CPU build ran on. The bytes a training run writes depend on the kernels torch, MKL
+and oneDNN dispatch to, which follow the CPU's instruction sets (and the torch version), so a
+build records what decides them as far as this process can see: the CPU's name and its vector
+instruction sets, torch's dispatch capability and version, and any variable set to pin them."""
 
 from __future__ import annotations
 
@@ -24,10 +25,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def vector_flags() -> list[str]:
+    """The CPU's AVX flags (``/proc/cpuinfo``; empty where there is none): a VM's model name
+    is often generic, its instruction sets are not."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return sorted(x for x in line.split(":", 1)[1].split() if x.startswith("avx"))
+    except OSError:
+        pass
+    return []
+
+
 def machine_record() -> dict[str, Any]:
-    """``{"cpu", "cpu_capability", "torch", "isa_env"}`` of this process."""
+    """``{"cpu", "flags", "cpu_capability", "torch", "isa_env"}`` of this process."""
     import torch
 
-    return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "torch": torch.__version__,
+    return {"cpu": cpu_model(), "flags": vector_flags(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch": str(torch.__version__),
             "isa_env": {k: os.environ[k] for k in ISA_ENV if k in os.environ}}  # fmt: skip
