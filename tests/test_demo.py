@@ -159,6 +159,7 @@ def test_demo_quick_with_the_default_sam2_stand_in(tmp_path):
               tmp_path / "eval_after" / "completions.jsonl")}  # fmt: skip
     res = CliRunner().invoke(app, cmd)
     assert res.exit_code == 0, res.output
+    assert "reusing policy" in res.output and "reusing GRPO run" in res.output
     assert {p: p.stat().st_mtime_ns for p in stages} == stages  # reused, not redone (scores are
     # recomputed from the written masks)
     again = json.loads((tmp_path / "report" / "summary.json").read_text())

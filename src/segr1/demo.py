@@ -298,7 +298,9 @@ def build_policy(
     base, done = out / "policy" / "base", out / "policy" / name
     if not (base / "config.json").exists():
         build_tiny_policy(base, arch=cfg.arch, seed=cfg.pretrain_seed)
-    if not (done / POLICY_RECORD).exists():
+    if (done / POLICY_RECORD).exists():
+        print(f"reusing policy {done}")
+    else:
         t0 = time.perf_counter()
         warmup(base, train, done, warm or cfg.warmup)
         recipe = cfg.policy_recipe
@@ -437,6 +439,7 @@ def run_grpo(
 
     final = out / "final"
     if (final / "config.json").exists() and (out / "log_history.json").exists():
+        print(f"reusing GRPO run {out}")
         return final, json.loads((out / "log_history.json").read_text())
     args = grpo_args(cfg, policy, data, out, segmenter)
     checkpoint = latest_checkpoint(out)
