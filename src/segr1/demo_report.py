@@ -93,7 +93,9 @@ def _header(titles: list[str], width: int, column: int) -> np.ndarray:
 
     bar = np.full((22, width, 3), 255, np.uint8)
     for i, title in enumerate(titles):
-        cv2.putText(bar, title, (i * column + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+        (w, _), _ = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        scale = 0.45 * min(1.0, (column - 8) / w)  # a narrow column shrinks its title to fit
+        cv2.putText(bar, title, (i * column + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
     return bar
 
