@@ -45,7 +45,7 @@ def main(argv: list[str]) -> None:
 
     from segr1 import demo
     from segr1.data.registry import load_dataset
-    from segr1.demo_grounding import grounding_row
+    from segr1.demo_grounding import grounding_row, gt_boxes
     from segr1.policy import build_tiny_policy
     from segr1.policy.warmup import warmup
     from segr1.segment import build_segmenter
@@ -58,6 +58,7 @@ def main(argv: list[str]) -> None:
     train = load_dataset("synth", out / f"data_{args.seed}", split="train")
     test = load_dataset("synth", out / f"data_{args.seed}", split="test")
     segmenter = build_segmenter(str(demo.shipped_models(demo.FULL)["segmenter"]))
+    truth = gt_boxes(test, cfg.side)
     for name in args.sizes:
         run = out / f"{name}_{args.vision_steps}_{args.answer_steps}_{args.seed}"
         base, warm = run / "base", run / "warmup"
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> None:
             done.write_text(json.dumps({"size": name, **SIZES[name]}) + "\n")
         seconds = time.perf_counter() - t0
         result = demo.evaluate_policy(cfg, warm, test, run / "eval", segmenter)
-        row = grounding_row(test, run / "eval", cfg.side)
+        row = grounding_row(test, run / "eval", cfg.side, truth)
         from segr1.policy import load_policy
 
         model, _ = load_policy(str(warm), device="cpu", dtype="float32")

@@ -176,11 +176,7 @@ def check_same_run(cfg: DemoConfig, path: Path) -> None:
     folder, so mixing settings would report one run's numbers as another's."""
     if not path.exists():
         return
-    try:
-        before = json.loads(path.read_text())
-        before = before if isinstance(before, dict) else None
-    except (OSError, ValueError):
-        before = None
+    before = _read_record(path)
     if before is None:
         raise ValueError(f"{path} is not a demo run's record (unreadable JSON): use another "
                          "--out, or delete that folder to start over")  # fmt: skip
@@ -236,11 +232,17 @@ TIMING = "demo_time.json"
 WEIGHTS = "model.safetensors"
 
 
-def _recorded(path: Path, key: str) -> Any:
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A JSON object record, or None when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text()).get(key)
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def _recorded(path: Path, key: str) -> Any:
+    return (_read_record(path) or {}).get(key)
 
 
 def shipped_models(cfg: DemoConfig, root: Path = SHIPPED) -> dict[str, Path]:
@@ -341,7 +343,9 @@ def compare_with_shipped(
     """After ``--rebuild``: each rebuilt model's weights against the shipped model of the same
     recipe (``identical``: same bytes, with the machine each was built on where its record
     says), written to ``out/rebuild.json`` and returned."""
-    records = {"segmenter": "pretrain.json", "policy": POLICY_RECORD}
+    from segr1.segment.pretrain import META
+
+    records = {"segmenter": META, "policy": POLICY_RECORD}
     shipped = shipped_models(replace(cfg, rebuild=False), root)
     result: dict[str, Any] = {}
     for name, folder in built.items():
@@ -472,7 +476,8 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     if not record.exists() or record.read_text() != text:
         write_atomic(record, text)
     timing = out / TIMING
-    spent = {k: _recorded(timing, k) or 0 for k in ("seconds", "calls", "unfinished")}
+    prior = _read_record(timing) or {}
+    spent = {k: prior.get(k) or 0 for k in ("seconds", "calls", "unfinished")}
     t0, finished = time.perf_counter(), False
     try:
         _stage("1/6 synthetic camouflage benchmark")

@@ -24,13 +24,7 @@ from typing import Any
 
 from segr1.evaluate import read_records
 from segr1.imaging import binarize
-from segr1.metrics.grounding import (
-    WHOLE_FRAME,
-    grounding_stats,
-    mask_box,
-    object_boxes,
-    per_image_box_ious,
-)
+from segr1.metrics.grounding import WHOLE_FRAME, grounding_with_ious, mask_box, object_boxes
 
 #: Flag thresholds: fewer distinct answers than this share of the images reads as a constant
 #: answer; more whole-frame boxes than this share reads as the whole-frame hack.
@@ -60,12 +54,15 @@ def gt_boxes(test: Sequence, side: int) -> tuple[list[list[list[float]]], list]:
     return [object_boxes(m, side) for m in masks], [mask_box(m, side) for m in masks]
 
 
-def grounding_row(test: Sequence, eval_dir: Path, side: int) -> dict[str, Any]:
+def grounding_row(
+    test: Sequence, eval_dir: Path, side: int, truth: tuple[list, list] | None = None
+) -> dict[str, Any]:
+    """One row of the grounding table; ``truth``: :func:`gt_boxes` of ``test`` when the caller
+    already has them (several rows on one test set)."""
     boxes = policy_boxes(test, eval_dir)
-    gts, around = gt_boxes(test, side)
-    stats = grounding_stats(boxes, gts, side, around).to_dict()
-    enclosing, matched = per_image_box_ious(boxes, gts, around)
-    return {**stats, "box_iou_per_image": enclosing.tolist(),
+    gts, around = truth if truth is not None else gt_boxes(test, side)
+    stats, enclosing, matched = grounding_with_ious(boxes, gts, side, around)
+    return {**stats.to_dict(), "box_iou_per_image": enclosing.tolist(),
             "object_box_iou_per_image": matched.tolist()}  # fmt: skip
 
 

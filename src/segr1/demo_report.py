@@ -235,7 +235,7 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     ``out/policy/warmup``); ``seconds``: the run's wall time over its ``calls`` calls, of which
     ``unfinished`` were interrupted or failed (a re-run reuses finished stages)."""
     from segr1.demo import command_line, grpo_args
-    from segr1.demo_grounding import describe_change, grounding_row, hack_flags
+    from segr1.demo_grounding import describe_change, grounding_row, gt_boxes, hack_flags
 
     rep = out / "report"
     rep.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,9 @@ def write_report(cfg, out: Path, test, before: dict, after: dict, history: list[
     warm = Path(warm) if warm is not None else out / "policy" / "warmup"
     s_image = {k: per_image_s(test, out / f"eval_{k}") for k in ("before", "after")}
     kinds = {k: per_kind(test, scores) for k, scores in s_image.items()}
-    ground = {k: grounding_row(test, out / f"eval_{k}", cfg.side) for k in ("before", "after")}
+    truth = gt_boxes(test, cfg.side)  # read once for both rows
+    ground = {k: grounding_row(test, out / f"eval_{k}", cfg.side, truth)
+              for k in ("before", "after")}  # fmt: skip
     reference = {p: reference_scores(test, cfg.side, segmenter, p) for p in REFERENCE_PROMPTS}
     paired = paired_change(s_image["before"], s_image["after"])
     box_paired, object_paired = (

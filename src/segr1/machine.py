@@ -13,29 +13,27 @@ from typing import Any
 ISA_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")
 
 
-def cpu_model() -> str:
-    """The processor's name (``/proc/cpuinfo``'s model name where there is one)."""
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` line's value in ``/proc/cpuinfo``; None where there is none."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The processor's name (``/proc/cpuinfo``'s model name where there is one)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def vector_flags() -> list[str]:
     """The CPU's AVX flags (``/proc/cpuinfo``; empty where there is none): a VM's model name
     is often generic, its instruction sets are not."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return sorted(x for x in line.split(":", 1)[1].split() if x.startswith("avx"))
-    except OSError:
-        pass
-    return []
+    return sorted(x for x in (_cpuinfo("flags") or "").split() if x.startswith("avx"))
 
 
 def machine_record() -> dict[str, Any]:

@@ -184,6 +184,14 @@ def grounding_stats(
     ``enclosing``: each image's box around ALL ground-truth pixels (:func:`mask_box`) when the
     object boxes leave some out (specks :func:`object_boxes` drops); default the box around
     the object boxes."""
+    return grounding_with_ious(boxes, gt_boxes, side, enclosing)[0]
+
+
+def grounding_with_ious(
+    boxes: Sequence, gt_boxes: Sequence, side: int, enclosing: Sequence | None = None
+) -> tuple[GroundingStats, np.ndarray, np.ndarray]:
+    """:func:`grounding_stats` and the per-image IoUs it is made from
+    (:func:`per_image_box_ious`), computed once."""
     if len(boxes) != len(gt_boxes):
         raise ValueError(f"{len(boxes)} boxes for {len(gt_boxes)} ground-truth boxes")
     n = len(boxes)
@@ -198,7 +206,7 @@ def grounding_stats(
             ratios.append(np.sqrt(clipped_area(box, side) / gt_area))
     keys = {tuple(tuple(float(v) for v in b) for b in answer) for answer in answers}
     whole = sum(any(box_area_share(b, side) > WHOLE_FRAME for b in answer) for answer in answers)
-    return GroundingStats(
+    stats = GroundingStats(
         n=n,
         n_scored=len(ious),
         mean_box_iou=float(ious.mean()) if len(ious) else 0.0,
@@ -210,3 +218,4 @@ def grounding_stats(
         mean_object_box_iou=float(matched.mean()) if len(matched) else 0.0,
         mean_boxes=float(np.mean([len(a) for a in answers])) if n else 0.0,
     )
+    return stats, ious, matched

@@ -25,16 +25,22 @@ STATE_FILE = "trainer_state.json"
 ADAPTER_NAME = "final-adapter"
 
 
-def is_complete(checkpoint: Path) -> bool:
-    """Whether ``checkpoint`` holds a whole ``trainer_state.json`` (a JSON object with the
-    step it was saved at): a torn or empty state file means the save was cut short."""
+def saved_step(checkpoint: str | Path) -> int | None:
+    """The optimizer step ``checkpoint`` was saved at (its ``trainer_state.json``), or None
+    when that file is missing, torn or empty: the save was cut short."""
     import json
 
     try:
-        state = json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+        state = json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(state, dict) and isinstance(state.get("global_step"), int)
+        return None
+    step = state.get("global_step") if isinstance(state, dict) else None
+    return step if isinstance(step, int) else None
+
+
+def is_complete(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` holds a whole ``trainer_state.json`` (:func:`saved_step`)."""
+    return saved_step(checkpoint) is not None
 
 
 def checkpoints(output_dir: str | Path) -> list[Path]:
@@ -48,15 +54,6 @@ def checkpoints(output_dir: str | Path) -> list[Path]:
         if m and p.is_dir() and is_complete(p):
             found.append((int(m.group(1)), p))
     return [p for _, p in sorted(found)]
-
-
-def saved_step(checkpoint: str | Path) -> int:
-    """The optimizer step a complete checkpoint was saved at (its ``trainer_state.json``)."""
-    import json
-
-    return int(
-        json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))["global_step"]
-    )
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:

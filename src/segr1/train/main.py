@@ -157,17 +157,17 @@ def train(
     from segr1.train.checkpoints import save_final, saved_step
 
     out = Path(cfg.output_dir)
-    checkpoint = resume_checkpoint(cfg)
+    checkpoint = resume_checkpoint(cfg)  # a complete one: it has a saved step
+    start = saved_step(checkpoint) if checkpoint is not None else None
     if cfg.should_save:  # as given (YAML + overrides), before the trainer adjusts any field
         save_config(cfg, out / CONFIG_NAME)
     if cfg.should_save and cfg.rollout_log_steps > 0:
         log = out / ROLLOUTS_NAME
-        if checkpoint is None:  # a fresh run: an earlier run's log is kept beside, never mixed in
+        if start is None:  # a fresh run: an earlier run's log is kept beside, never mixed in
             kept = set_aside(log)
             if kept is not None:
                 logger.warning("%s holds an earlier run's rollouts: moved to %s", log, kept)
         else:
-            start = saved_step(checkpoint)
             dropped = trim_rollout_log(log, start)
             if dropped:
                 logger.warning("%s: dropped %d rows of steps >= %d, logged by the interrupted "
@@ -177,7 +177,7 @@ def train(
     restored = checkpoint is not None and restore_checkpoint_weights(trainer, checkpoint)
     if restored:
         logger.info("loaded %s weights with key conversion (transformers#43701)", checkpoint)
-    if checkpoint is not None and 0 < cfg.max_steps <= saved_step(checkpoint):
+    if start is not None and 0 < cfg.max_steps <= start:
         finished_at(trainer, checkpoint, restored)
     else:
         trainer.train(resume_from_checkpoint=checkpoint)
@@ -191,12 +191,14 @@ def finished_at(trainer, checkpoint: str | Path, restored: bool) -> None:
     step's end). Load the checkpoint's weights and state instead, for :func:`save_final`."""
     from transformers import TrainerState
 
+    from segr1.train.checkpoints import STATE_FILE
+
     if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
         raise ValueError(f"{checkpoint} was saved at max_steps: nothing is left to train (raise "
                          "--max_steps to go on)")  # fmt: skip
     if not restored:
         trainer._load_from_checkpoint(str(checkpoint))  # Trainer's own loader (weights only)
-    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / STATE_FILE))
     logger.warning("%s was saved at step %d = max_steps: nothing left to train; exporting it",
                    checkpoint, trainer.state.global_step)  # fmt: skip
 
