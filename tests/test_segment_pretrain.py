@@ -152,6 +152,23 @@ def test_the_objects_head_is_not_saved(saved, tmp_path):
     assert meta["config"]["objects_weight"] == 1.0 and len(meta["losses"]) == 20
 
 
+def test_sam2s_focal_loss_weighs_the_hard_pixels_and_is_recorded(tmp_path):
+    from segr1.segment.pretrain import config_record, seg_loss
+
+    target = torch.zeros(1, 1, 4, 4)
+    target[..., :2, :] = 1
+    right = (2 * target - 1)[:, :, None] * 4  # every pixel confident and right
+    iou_pred = torch.ones(1, 1, 1)
+    assert seg_loss(right, target, iou_pred, "focal") < seg_loss(right, target, iou_pred, "bce")
+    assert seg_loss(-right, target, iou_pred, "focal") > seg_loss(-right, target, iou_pred, "bce")
+    # stand-ins recorded before the option existed keep matching their config: "bce" is left out
+    assert "loss" not in config_record(SMALL)
+    cfg = replace(SMALL, steps=20, loss="focal")
+    found = pretrain_sam2(tmp_path / "focal", cfg, progress=False, heldout=0)
+    assert json.loads((found / "pretrain.json").read_text())["config"]["loss"] == "focal"
+    assert holds_standin(found, cfg) and not holds_standin(found, replace(cfg, loss="bce"))
+
+
 def test_erased_objects_leave_the_scene_and_its_truth_unchanged_elsewhere():
     from segr1.segment.pretrain import objects_erased
 
@@ -178,7 +195,8 @@ def test_erased_objects_leave_the_scene_and_its_truth_unchanged_elsewhere():
     [({"objects_weight": -1.0}, "objects_weight"), ({"stuff_fraction": 1.5}, "stuff_fraction"),
      ({"background_fraction": 0.8, "stuff_fraction": 0.3}, "background_fraction"),
      ({"camo_low": 0.9}, "camo_low"), ({"batch_size": 0}, "batch_size"),
-     ({"learning_rate": 0.0}, "learning_rate"), ({"hidden": 12}, "hidden"), ({"stride": 3}, "stride")],
+     ({"learning_rate": 0.0}, "learning_rate"), ({"hidden": 12}, "hidden"), ({"stride": 3}, "stride"),
+     ({"loss": "dice"}, "loss")],
 )  # fmt: skip
 def test_a_config_out_of_range_names_its_field(change, field):
     with pytest.raises(ValueError, match=field):

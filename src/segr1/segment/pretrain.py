@@ -48,8 +48,9 @@ Prompts (one layout per step, so no padding tokens): a box alone, a box with 1 o
 probability 0.6, else off it (label 0); with a box, points lie inside the box (the combination
 rule drops the others).
 
-Loss, as SAM2's training: BCE + dice of the low-resolution logits against the segment
-area-resized to the logit grid, plus the IoU head's squared error to each mask's IoU. Every
+Loss: BCE + dice of the low-resolution logits against the segment area-resized to the logit
+grid (``loss="focal"``: SAM2's own 20 x focal + dice), plus the IoU head's squared error to each
+mask's IoU. Every
 prompt trains the single-mask output, the one the reward reads, and the saved config turns off
 SAM2's fallback to the multimask outputs when the single mask is unstable
 (``dynamic_multimask_via_stability``): with it on, an uncertain box-prompted mask would be
@@ -106,6 +107,7 @@ DEMO_HACK = ([0.11, 0.11, 0.99, 0.99], [[0.61, 0.31], [0.61, 0.11], [0.11, 0.11]
 CENTRAL_ANSWER = ([0.16, 0.16, 0.76, 0.83], [[0.63, 0.63], [0.66, 0.63], [0.33, 0.33]],
                   [1, 1, 0])  # fmt: skip
 CONSTANT_ANSWERS = {"demo-hack": DEMO_HACK, "central-answer": CENTRAL_ANSWER}
+MASK_LOSSES = ("bce", "focal")
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,9 @@ class PretrainConfig:
     multimask: bool = False
     #: weight of the dense objects objective on the image encoder (module docstring); 0: off
     objects_weight: float = 0.0
+    #: the mask loss: "bce" (BCE + dice, every stand-in shipped so far) or "focal" (SAM2's own
+    #: weighting: 20 x sigmoid focal loss, alpha 0.25, gamma 2, + dice)
+    loss: str = "bce"
     seed: int = 0
     threads: int = 1
 
@@ -171,6 +176,9 @@ class PretrainConfig:
         if self.background_fraction + self.stuff_fraction > 1.0:
             raise ValueError("PretrainConfig: background_fraction + stuff_fraction must be at "
                              "most 1 (the rest of the prompts ask for objects)")  # fmt: skip
+        if self.loss not in MASK_LOSSES:
+            raise ValueError(f"PretrainConfig.loss must be one of {', '.join(MASK_LOSSES)}, "
+                             f"got {self.loss!r}")  # fmt: skip
         if self.camo_low is not None and not 0.0 <= self.camo_low <= self.camo_strength:
             raise ValueError(f"PretrainConfig.camo_low must be in [0, camo_strength "
                              f"{self.camo_strength}], got {self.camo_low}")  # fmt: skip
@@ -363,16 +371,24 @@ def dice_loss(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return 1 - (2 * (p * t).sum((-2, -1)) + 1) / (p.sum((-2, -1)) + t.sum((-2, -1)) + 1)
 
 
-def seg_loss(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor) -> torch.Tensor:
-    """SAM2's mask loss. ``logits`` (B, C, M, h, w), ``target`` (B, C, h, w) in [0, 1],
-    ``iou_pred`` (B, C, M): BCE + dice per mask, the best of the M masks counts, plus the IoU
-    head's squared error to each mask's IoU."""
+def seg_loss(
+    logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor, kind: str = "bce"
+) -> torch.Tensor:
+    """The mask loss. ``logits`` (B, C, M, h, w), ``target`` (B, C, h, w) in [0, 1],
+    ``iou_pred`` (B, C, M): per mask BCE + dice (``kind="bce"``) or SAM2's 20 x focal + dice
+    (``"focal"``), the best of the M masks counts, plus the IoU head's squared error to each
+    mask's IoU."""
     import torch
     import torch.nn.functional as F
 
     t = target[:, :, None].expand_as(logits)
-    bce = F.binary_cross_entropy_with_logits(logits, t, reduction="none").mean((-2, -1))
-    dice = dice_loss(torch.sigmoid(logits), t)
+    bce = F.binary_cross_entropy_with_logits(logits, t, reduction="none")
+    p = torch.sigmoid(logits)
+    if kind == "focal":  # sigmoid focal loss (alpha 0.25, gamma 2), SAM2's weight 20
+        p_t = p * t + (1 - p) * (1 - t)
+        bce = 20 * (0.25 * t + 0.75 * (1 - t)) * (1 - p_t) ** 2 * bce
+    bce = bce.mean((-2, -1))
+    dice = dice_loss(p, t)
     with torch.no_grad():
         hard, truth = logits > 0, t > 0.5
         union = (hard | truth).sum((-2, -1)).float()
@@ -504,7 +520,7 @@ def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
     for step in bar:
         inputs, target, multi, objects = batch_inputs(seg, pool, cfg, rng)
         out = model(**inputs, multimask_output=multi)
-        loss = seg_loss(out.pred_masks, target, out.iou_scores)
+        loss = seg_loss(out.pred_masks, target, out.iou_scores, cfg.loss)
         total = loss
         if head is not None:
             total = loss + cfg.objects_weight * head.loss(out.image_embeddings, objects)
@@ -558,9 +574,16 @@ def recorded_config(folder: str | Path) -> dict[str, Any] | None:
     return recorded if isinstance(recorded, dict) else None
 
 
+#: Fields added after stand-ins were shipped, with the value every earlier recipe used: a record
+#: leaves them out at that value, so an earlier stand-in keeps matching its config.
+LATER_FIELDS = {"loss": "bce"}
+
+
 def config_record(cfg: PretrainConfig) -> dict[str, Any]:
-    """``cfg`` as ``pretrain.json`` records it (JSON types)."""
-    return json.loads(json.dumps(asdict(cfg)))
+    """``cfg`` as ``pretrain.json`` records it (JSON types; :data:`LATER_FIELDS` left out at
+    their first value)."""
+    record = json.loads(json.dumps(asdict(cfg)))
+    return {k: v for k, v in record.items() if LATER_FIELDS.get(k, object()) != v}
 
 
 def holds_standin(folder: str | Path, cfg: PretrainConfig) -> bool:
@@ -617,7 +640,7 @@ def pretrain_sam2(
     measured = measure_standin(seg, cfg, heldout) if heldout else {}
     record = {
         "what": "segr1.segment.pretrain: SAM2 stand-in, supervised on synthetic scenes",
-        "config": asdict(cfg),
+        "config": config_record(cfg),
         "parameters": sum(p.numel() for p in seg.model.parameters()),
         "seconds": round(seconds, 2),
         "torch_threads": cfg.threads,
