@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,8 +45,7 @@ def main(argv: list[str]) -> None:
     from segr1 import demo
     from segr1.data.registry import load_dataset
     from segr1.demo_grounding import grounding_row, gt_boxes
-    from segr1.policy import build_tiny_policy
-    from segr1.policy.warmup import warmup
+    from segr1.policy import load_policy
     from segr1.segment import build_segmenter
 
     torch.set_num_threads(1)
@@ -61,19 +59,10 @@ def main(argv: list[str]) -> None:
     truth = gt_boxes(test, cfg.side)
     for name in args.sizes:
         run = out / f"{name}_{args.vision_steps}_{args.answer_steps}_{args.seed}"
-        base, warm = run / "base", run / "warmup"
-        t0 = time.perf_counter()
-        if not (base / "config.json").exists():
-            build_tiny_policy(base, arch=cfg.arch, seed=cfg.pretrain_seed, **SIZES[name])
-        done = warm / "size.json"  # written last: the warm-up finished
-        if not done.exists():
-            warmup(base, train, warm, cfg.warmup)
-            done.write_text(json.dumps({"size": name, **SIZES[name]}) + "\n")
-        seconds = time.perf_counter() - t0
+        warm = demo.build_policy(cfg, run, train, sizes=SIZES[name])
+        seconds = json.loads((warm / demo.POLICY_RECORD).read_text())["seconds"]
         result = demo.evaluate_policy(cfg, warm, test, run / "eval", segmenter)
         row = grounding_row(test, run / "eval", cfg.side, truth)
-        from segr1.policy import load_policy
-
         model, _ = load_policy(str(warm), device="cpu", dtype="float32")
         print(json.dumps({
             "size": name, "parameters": sum(p.numel() for p in model.parameters()),

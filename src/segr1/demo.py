@@ -288,18 +288,24 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
 
 
 def build_policy(
-    cfg: DemoConfig, out: Path, train, warm: WarmupConfig | None = None, name: str = "warmup"
+    cfg: DemoConfig,
+    out: Path,
+    train,
+    warm: WarmupConfig | None = None,
+    name: str = "warmup",
+    sizes: dict[str, int] | None = None,
 ) -> Path:
-    """The tiny policy (``out/policy/base``, seeded by ``pretrain_seed``) warmed up on ``train``
-    with ``warm`` (default ``cfg.warmup``) into ``out/policy/<name>``, with a ``warmup.json``
-    record (recipe, seconds, weights' sha256) written last; each is reused when complete."""
+    """The tiny policy (``out/policy/base``, seeded by ``pretrain_seed``; ``sizes``: overrides
+    of :func:`~segr1.policy.build_tiny_policy`'s sizes) warmed up on ``train`` with ``warm``
+    (default ``cfg.warmup``) into ``out/policy/<name>``, with a ``warmup.json`` record (recipe,
+    seconds, weights' sha256) written last; each is reused when complete."""
     from segr1.machine import machine_record
     from segr1.policy import build_tiny_policy
     from segr1.policy.warmup import warmup
 
     base, done = out / "policy" / "base", out / "policy" / name
     if not (base / "config.json").exists():
-        build_tiny_policy(base, arch=cfg.arch, seed=cfg.pretrain_seed)
+        build_tiny_policy(base, arch=cfg.arch, seed=cfg.pretrain_seed, **(sizes or {}))
     if (done / POLICY_RECORD).exists():
         print(f"reusing policy {done}")
     else:
@@ -308,6 +314,8 @@ def build_policy(
         recipe = cfg.policy_recipe
         if warm is not None:
             recipe["warmup"] = asdict(warm)
+        if sizes:
+            recipe["sizes"] = dict(sizes)
         record = {"what": "segr1.demo: tiny policy + supervised warm-up (stand-in for an LMM's "
                           "pretraining)", "recipe": recipe,
                   "seconds": round(time.perf_counter() - t0, 2), "torch_threads": cfg.threads,
