@@ -87,13 +87,16 @@ class BoxEllipse(Segmenter):
 
 def parse_config(pairs: list[str]) -> PretrainConfig:
     """``PretrainConfig`` with ``key=value`` overrides (values parsed as JSON: numbers, true /
-    false, null; every field is one of those)."""
-    fields = {f.name for f in dataclasses.fields(PretrainConfig)}
+    false, null; a text field, such as ``loss``, takes the value as written)."""
+    fields = {f.name: f for f in dataclasses.fields(PretrainConfig)}
     changes = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
         if key not in fields:
             raise SystemExit(f"unknown PretrainConfig field {key!r}; fields: {sorted(fields)}")
+        if fields[key].type in (str, "str"):
+            changes[key] = value
+            continue
         try:
             changes[key] = json.loads(value)
         except json.JSONDecodeError:
