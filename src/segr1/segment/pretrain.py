@@ -152,7 +152,8 @@ class PretrainConfig:
     #: weight of the dense objects objective on the image encoder (module docstring); 0: off
     objects_weight: float = 0.0
     #: the mask loss: "bce" (BCE + dice, every stand-in shipped so far) or "focal" (SAM2's own
-    #: weighting: 20 x sigmoid focal loss, alpha 0.25, gamma 2, + dice)
+    #: weighting: 20 x sigmoid focal loss, alpha 0.25, gamma 2, + dice; at hidden 128 it learned
+    #: camouflaged objects more slowly: docs/sam2_standin_measured.md)
     loss: str = "bce"
     seed: int = 0
     threads: int = 1
