@@ -49,10 +49,9 @@ probability 0.6, else off it (label 0); with a box, points lie inside the box (t
 rule drops the others).
 
 Loss: BCE + dice of the low-resolution logits against the segment area-resized to the logit
-grid (``loss="focal"``: SAM2's own 20 x focal + dice), plus the IoU head's squared error to each
-mask's IoU. Every
-prompt trains the single-mask output, the one the reward reads, and the saved config turns off
-SAM2's fallback to the multimask outputs when the single mask is unstable
+grid (``loss="focal"``: SAM2's own 20 x focal + dice), plus the IoU head's squared error to
+each mask's IoU. Every prompt trains the single-mask output, the one the reward reads, and the
+saved config turns off SAM2's fallback to the multimask outputs when the single mask is unstable
 (``dynamic_multimask_via_stability``): with it on, an uncertain box-prompted mask would be
 replaced by an output trained on single clicks only. ``multimask=True`` restores SAM2's scheme
 (a single click trains the three multimask tokens, the loss of the best one; fallback on).
@@ -383,18 +382,18 @@ def seg_loss(
     import torch.nn.functional as F
 
     t = target[:, :, None].expand_as(logits)
-    bce = F.binary_cross_entropy_with_logits(logits, t, reduction="none")
+    per_pixel = F.binary_cross_entropy_with_logits(logits, t, reduction="none")
     p = torch.sigmoid(logits)
     if kind == "focal":  # sigmoid focal loss (alpha 0.25, gamma 2), SAM2's weight 20
         p_t = p * t + (1 - p) * (1 - t)
-        bce = 20 * (0.25 * t + 0.75 * (1 - t)) * (1 - p_t) ** 2 * bce
-    bce = bce.mean((-2, -1))
+        per_pixel = 20 * (0.25 * t + 0.75 * (1 - t)) * (1 - p_t) ** 2 * per_pixel
+    pixels = per_pixel.mean((-2, -1))
     dice = dice_loss(p, t)
     with torch.no_grad():
         hard, truth = logits > 0, t > 0.5
         union = (hard | truth).sum((-2, -1)).float()
         iou = torch.where(union > 0, (hard & truth).sum((-2, -1)) / union.clamp(min=1), 1.0)
-    mask_loss = (bce + dice).min(dim=2).values  # (B, C)
+    mask_loss = (pixels + dice).min(dim=2).values  # (B, C)
     return mask_loss.mean() + F.mse_loss(iou_pred, iou)
 
 
