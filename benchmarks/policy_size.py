@@ -45,6 +45,7 @@ def main(argv: list[str]) -> None:
     from segr1 import demo
     from segr1.data.registry import load_dataset
     from segr1.demo_grounding import grounding_row, gt_boxes
+    from segr1.outdirs import read_record
     from segr1.policy import load_policy
     from segr1.segment import build_segmenter
 
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> None:
     for name in args.sizes:
         run = out / f"{name}_{args.vision_steps}_{args.answer_steps}_{args.seed}"
         warm = demo.build_policy(cfg, run, train, sizes=SIZES[name])
-        seconds = json.loads((warm / demo.POLICY_RECORD).read_text())["seconds"]
+        seconds = read_record(warm / demo.POLICY_RECORD)["seconds"]
         result = demo.evaluate_policy(cfg, warm, test, run / "eval", segmenter)
         row = grounding_row(test, run / "eval", cfg.side, truth)
         model, _ = load_policy(str(warm), device="cpu", dtype="float32")

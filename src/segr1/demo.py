@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from segr1.outdirs import refuse_foreign, write_atomic
+from segr1.outdirs import read_record, refuse_foreign, write_atomic
 from segr1.policy.warmup import WarmupConfig
 
 TABLE_KEYS = (("Sm", "S-measure ↑"), ("meanEm", "mean E ↑"), ("wFm", "weighted F ↑"),
@@ -176,7 +176,7 @@ def check_same_run(cfg: DemoConfig, path: Path) -> None:
     folder, so mixing settings would report one run's numbers as another's."""
     if not path.exists():
         return
-    before = _read_record(path)
+    before = read_record(path)
     if before is None:
         raise ValueError(f"{path} is not a demo run's record (unreadable JSON): use another "
                          "--out, or delete that folder to start over")  # fmt: skip
@@ -232,17 +232,8 @@ TIMING = "demo_time.json"
 WEIGHTS = "model.safetensors"
 
 
-def _read_record(path: Path) -> dict[str, Any] | None:
-    """A JSON object record, or None when it is missing, unreadable or not an object."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
 def _recorded(path: Path, key: str) -> Any:
-    return (_read_record(path) or {}).get(key)
+    return (read_record(path) or {}).get(key)
 
 
 def shipped_models(cfg: DemoConfig, root: Path = SHIPPED) -> dict[str, Path]:
@@ -271,8 +262,6 @@ def build_frozen_segmenter(cfg: DemoConfig, out: Path) -> str:
     it holds one of the same configuration)."""
     if cfg.segmenter == "grabcut":
         return "grabcut"
-    if cfg.segmenter != "sam2":
-        raise ValueError(f"segmenter={cfg.segmenter!r}; choose one of {', '.join(SEGMENTERS)}")
     shipped = shipped_models(cfg).get("segmenter")
     if shipped is not None:
         print(f"using the shipped SAM2 stand-in {shipped} (segr1 demo --rebuild builds it here)")
@@ -484,7 +473,7 @@ def run_demo(cfg: DemoConfig = FULL) -> Path:
     if not record.exists() or record.read_text() != text:
         write_atomic(record, text)
     timing = out / TIMING
-    prior = _read_record(timing) or {}
+    prior = read_record(timing) or {}
     spent = {k: prior.get(k) or 0 for k in ("seconds", "calls", "unfinished")}
     t0, finished = time.perf_counter(), False
     try:

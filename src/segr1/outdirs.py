@@ -3,13 +3,16 @@
 A command that writes a whole folder (a stand-in, a demo run) marks it as its own with a file it
 writes first or last; :func:`refuse_foreign` refuses a folder that holds files but none of those
 marks, so a mistyped path never trains over a checkpoint or a report. :func:`write_atomic`
-replaces a record in one step, so an interrupt never leaves it torn."""
+replaces a record in one step, so an interrupt never leaves it torn; :func:`read_record` reads
+one back, None when it is missing or torn."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def refuse_foreign(folder: str | Path, marks: Sequence[str], what: str, fix: str) -> None:
@@ -31,3 +34,12 @@ def write_atomic(path: str | Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def read_record(path: str | Path) -> dict[str, Any] | None:
+    """A JSON object record, or None when it is missing, unreadable or not an object."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

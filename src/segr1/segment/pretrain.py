@@ -81,7 +81,7 @@ from tqdm.auto import tqdm
 
 from segr1.data.synth_scene import Scene, SynthConfig, render_scene
 from segr1.machine import machine_record
-from segr1.outdirs import refuse_foreign
+from segr1.outdirs import read_record, refuse_foreign
 from segr1.segment.base import Call, Segmenter
 from segr1.segment.sam2 import check_tiny_sam2_size
 
@@ -567,10 +567,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 def recorded_config(folder: str | Path) -> dict[str, Any] | None:
     """The config recorded by a finished stand-in in ``folder`` (its ``pretrain.json`` is
     written last); None when there is none."""
-    try:
-        recorded = json.loads((Path(folder) / META).read_text()).get("config")
-    except (OSError, ValueError, AttributeError):
-        return None
+    recorded = (read_record(Path(folder) / META) or {}).get("config")
     return recorded if isinstance(recorded, dict) else None
 
 

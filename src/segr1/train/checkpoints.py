@@ -28,13 +28,9 @@ ADAPTER_NAME = "final-adapter"
 def saved_step(checkpoint: str | Path) -> int | None:
     """The optimizer step ``checkpoint`` was saved at (its ``trainer_state.json``), or None
     when that file is missing, torn or empty: the save was cut short."""
-    import json
+    from segr1.outdirs import read_record
 
-    try:
-        state = json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    step = state.get("global_step") if isinstance(state, dict) else None
+    step = (read_record(Path(checkpoint) / STATE_FILE) or {}).get("global_step")
     return step if isinstance(step, int) else None
 
 
