@@ -55,7 +55,8 @@ saved config turns off SAM2's fallback to the multimask outputs when the single 
 (``dynamic_multimask_via_stability``): with it on, an uncertain box-prompted mask would be
 replaced by an output trained on single clicks only. ``multimask=True`` restores SAM2's scheme
 (a single click trains the three multimask tokens, the loss of the best one; fallback on).
-Adam, linear warm-up then cosine decay.
+Adam, linear warm-up then cosine decay; ``encoder_lr_scale`` gives the image encoder (Hiera and
+its neck) its own multiple of the learning rate.
 
 ``objects_weight > 0`` adds a dense objective on the image encoder alone (SAM2's Hiera is
 pretrained before SA-1B; this is a stand-in for that): a throw-away 1 x 1 convolution on each of
@@ -154,6 +155,9 @@ class PretrainConfig:
     #: weighting: 20 x sigmoid focal loss, alpha 0.25, gamma 2, + dice; at hidden 128 it learned
     #: camouflaged objects more slowly: docs/sam2_standin_measured.md)
     loss: str = "bce"
+    #: the image encoder's (Hiera + neck) learning rate as a multiple of ``learning_rate``: a
+    #: wide mask decoder needs a low rate to learn position, the encoder may not
+    encoder_lr_scale: float = 1.0
     seed: int = 0
     threads: int = 1
 
@@ -165,8 +169,9 @@ class PretrainConfig:
             if getattr(self, name) < low:
                 raise ValueError(f"PretrainConfig.{name} must be at least {low}, "
                                  f"got {getattr(self, name)}")  # fmt: skip
-        if self.learning_rate <= 0:
-            raise ValueError(f"PretrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+        for name in ("learning_rate", "encoder_lr_scale"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"PretrainConfig.{name} must be > 0, got {getattr(self, name)}")
         _ = self.synth  # SynthConfig checks the scene fields (size, camouflage, two objects)
         check_tiny_sam2_size(self.image_size, self.width, self.hidden, self.stride)
         for name in ("background_fraction", "stuff_fraction"):
@@ -513,7 +518,13 @@ def _loop(seg, pool, cfg, rng, progress, on_step, every) -> list[float]:
     model = seg.model.train().requires_grad_(True)
     head = ObjectsHead(model) if cfg.objects_weight else None
     params = list(model.parameters()) + (head.parameters() if head else [])
-    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    groups: list[Any] = params
+    if cfg.encoder_lr_scale != 1.0:  # one group otherwise: the stand-ins shipped so far
+        encoder = {id(p) for p in model.vision_encoder.parameters()}
+        groups = [{"params": [p for p in params if id(p) in encoder],
+                   "lr": cfg.learning_rate * cfg.encoder_lr_scale},
+                  {"params": [p for p in params if id(p) not in encoder]}]  # fmt: skip
+    opt = torch.optim.Adam(groups, lr=cfg.learning_rate)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     losses: list[float] = []
     bar = tqdm(range(cfg.steps), desc="segmenter pretraining", disable=not progress)
@@ -573,7 +584,7 @@ def recorded_config(folder: str | Path) -> dict[str, Any] | None:
 
 #: Fields added after stand-ins were shipped, with the value every earlier recipe used: a record
 #: leaves them out at that value, so an earlier stand-in keeps matching its config.
-LATER_FIELDS = {"loss": "bce"}
+LATER_FIELDS = {"loss": "bce", "encoder_lr_scale": 1.0}
 
 
 def config_record(cfg: PretrainConfig) -> dict[str, Any]:
