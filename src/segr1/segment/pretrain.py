@@ -155,8 +155,9 @@ class PretrainConfig:
     #: weighting: 20 x sigmoid focal loss, alpha 0.25, gamma 2, + dice; at hidden 128 it learned
     #: camouflaged objects more slowly: docs/sam2_standin_measured.md)
     loss: str = "bce"
-    #: the image encoder's (Hiera + neck) learning rate as a multiple of ``learning_rate``: a
-    #: wide mask decoder needs a low rate to learn position, the encoder may not
+    #: the image encoder's (Hiera + neck) learning rate as a multiple of ``learning_rate`` (a
+    #: wide mask decoder needs a low rate to learn position); 4 at hidden 128 learned less alone
+    #: and ended level with the camouflage curriculum (docs/sam2_standin_measured.md)
     encoder_lr_scale: float = 1.0
     seed: int = 0
     threads: int = 1
