@@ -176,18 +176,18 @@ def test_the_image_encoder_can_learn_at_its_own_rate():
     before = {n: p.clone() for n, p in start.model.named_parameters()}
 
     def largest_moves(scale: float) -> tuple[float, float]:
-        # one step at the full rate (no warm-up): Adam moves each weight by about its rate
-        cfg = replace(SMALL, steps=1, warmup_steps=0, learning_rate=1e-3, encoder_lr_scale=scale)
+        # one step, half-way through a 2-step warm-up: Adam moves each weight by about its rate
+        cfg = replace(SMALL, steps=1, warmup_steps=2, learning_rate=1e-3, encoder_lr_scale=scale)
         seg, _ = train_sam2(cfg, progress=False)
         moved = {n: (p - before[n]).abs().max().item() for n, p in seg.model.named_parameters()}
         encoder = max(v for n, v in moved.items() if n.startswith("vision_encoder."))
-        rest = max(v for n, v in moved.items() if n.startswith("mask_decoder."))
+        rest = max(v for n, v in moved.items() if not n.startswith("vision_encoder."))
         return encoder, rest
 
     encoder, rest = largest_moves(1.0)
-    assert encoder == pytest.approx(1e-3, rel=0.05) and rest == pytest.approx(1e-3, rel=0.05)
+    assert encoder == pytest.approx(5e-4, rel=0.05) and rest == pytest.approx(5e-4, rel=0.05)
     encoder, rest = largest_moves(4.0)
-    assert encoder == pytest.approx(4e-3, rel=0.05) and rest == pytest.approx(1e-3, rel=0.05)
+    assert encoder == pytest.approx(2e-3, rel=0.05) and rest == pytest.approx(5e-4, rel=0.05)
     # stand-ins recorded before the option existed keep matching their config
     assert "encoder_lr_scale" not in config_record(SMALL)
     assert config_record(replace(SMALL, encoder_lr_scale=4.0))["encoder_lr_scale"] == 4.0
@@ -220,7 +220,8 @@ def test_erased_objects_leave_the_scene_and_its_truth_unchanged_elsewhere():
      ({"background_fraction": 0.8, "stuff_fraction": 0.3}, "background_fraction"),
      ({"camo_low": 0.9}, "camo_low"), ({"batch_size": 0}, "batch_size"),
      ({"learning_rate": 0.0}, "learning_rate"), ({"hidden": 12}, "hidden"), ({"stride": 3}, "stride"),
-     ({"loss": "dice"}, "loss"), ({"encoder_lr_scale": 0.0}, "encoder_lr_scale")],
+     ({"loss": "dice"}, "loss"), ({"encoder_lr_scale": 0.0}, "encoder_lr_scale"),
+     ({"learning_rate": float("nan")}, "learning_rate")],
 )  # fmt: skip
 def test_a_config_out_of_range_names_its_field(change, field):
     with pytest.raises(ValueError, match=field):

@@ -171,8 +171,9 @@ class PretrainConfig:
                 raise ValueError(f"PretrainConfig.{name} must be at least {low}, "
                                  f"got {getattr(self, name)}")  # fmt: skip
         for name in ("learning_rate", "encoder_lr_scale"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"PretrainConfig.{name} must be > 0, got {getattr(self, name)}")
+            if not getattr(self, name) > 0 or math.isinf(getattr(self, name)):
+                raise ValueError(f"PretrainConfig.{name} must be a finite number > 0, "
+                                 f"got {getattr(self, name)}")  # fmt: skip
         _ = self.synth  # SynthConfig checks the scene fields (size, camouflage, two objects)
         check_tiny_sam2_size(self.image_size, self.width, self.hidden, self.stride)
         for name in ("background_fraction", "stuff_fraction"):
