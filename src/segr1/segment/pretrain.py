@@ -171,7 +171,7 @@ class PretrainConfig:
                 raise ValueError(f"PretrainConfig.{name} must be at least {low}, "
                                  f"got {getattr(self, name)}")  # fmt: skip
         for name in ("learning_rate", "encoder_lr_scale"):
-            if not getattr(self, name) > 0 or math.isinf(getattr(self, name)):
+            if not 0 < getattr(self, name) < math.inf:  # NaN fails too
                 raise ValueError(f"PretrainConfig.{name} must be a finite number > 0, "
                                  f"got {getattr(self, name)}")  # fmt: skip
         _ = self.synth  # SynthConfig checks the scene fields (size, camouflage, two objects)
