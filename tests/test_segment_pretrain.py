@@ -221,7 +221,8 @@ def test_erased_objects_leave_the_scene_and_its_truth_unchanged_elsewhere():
      ({"camo_low": 0.9}, "camo_low"), ({"batch_size": 0}, "batch_size"),
      ({"learning_rate": 0.0}, "learning_rate"), ({"hidden": 12}, "hidden"), ({"stride": 3}, "stride"),
      ({"loss": "dice"}, "loss"), ({"encoder_lr_scale": 0.0}, "encoder_lr_scale"),
-     ({"learning_rate": float("nan")}, "learning_rate")],
+     ({"learning_rate": float("nan")}, "learning_rate"), ({"box_noise": float("nan")}, "box_noise"),
+     ({"objects_weight": float("inf")}, "objects_weight"), ({"grad_clip": 0.0}, "grad_clip")],
 )  # fmt: skip
 def test_a_config_out_of_range_names_its_field(change, field):
     with pytest.raises(ValueError, match=field):

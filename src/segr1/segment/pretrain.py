@@ -164,13 +164,12 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         at_least = {"steps": 0, "batch_size": 1, "prompts_per_image": 1, "warmup_steps": 0,
-                    "n_scenes": 1, "threads": 1, "box_noise": 0.0, "objects_weight": 0.0,
-                    "grad_clip": 0.0}  # fmt: skip
+                    "n_scenes": 1, "threads": 1, "box_noise": 0.0, "objects_weight": 0.0}  # fmt: skip
         for name, low in at_least.items():
-            if getattr(self, name) < low:
-                raise ValueError(f"PretrainConfig.{name} must be at least {low}, "
-                                 f"got {getattr(self, name)}")  # fmt: skip
-        for name in ("learning_rate", "encoder_lr_scale"):
+            if not low <= getattr(self, name) < math.inf:  # NaN fails too
+                raise ValueError(f"PretrainConfig.{name} must be a finite number of at least "
+                                 f"{low}, got {getattr(self, name)}")  # fmt: skip
+        for name in ("learning_rate", "encoder_lr_scale", "grad_clip"):  # 0 would stop learning
             if not 0 < getattr(self, name) < math.inf:  # NaN fails too
                 raise ValueError(f"PretrainConfig.{name} must be a finite number > 0, "
                                  f"got {getattr(self, name)}")  # fmt: skip
