@@ -2,7 +2,7 @@
 
 Trains (or reuses) the stand-in of :mod:`segr1.segment.pretrain` with the default
 :class:`PretrainConfig` (the previous demo stand-in; ``--set key=value`` changes a field, and
-``--set hidden=128 learning_rate=5e-4 steps=10000`` is the shipped one), then scores it and GrabCut on the
+``--set width=16 hidden=128 learning_rate=5e-4 steps=10000`` is the shipped one), then scores it and GrabCut on the
 same held-out scenes (stream ``HELDOUT_STREAM``, never seen in training or by the demo's
 splits) through the reward's own path (:func:`measure_iou`), one row per prompt kind:
 
@@ -18,16 +18,20 @@ splits) through the reward's own path (:func:`measure_iou`), one row per prompt 
 * object boxes: one box per object (the true box on one-object scenes; on two-object scenes
   the protocol's several-box answer, where the true box is one box around both).
 
-Prints a markdown table (IoU over all scenes with an object, and per scene kind), then the
-true box's IoU per scene kind and object count for the stand-in and GrabCut, each also on the
+Prints a markdown table (IoU over all scenes with an object, and per scene kind), the
+paired per-scene difference given the true box (the stand-in minus GrabCut, with a 95 %
+bootstrap interval: is the gap more than noise?), then the true box's IoU per scene kind and
+object count for the stand-in and GrabCut, each also on the
 scenes rendered without their objects (does it look at the object, or answer from the box?) and
 given one box per object, and
 a pixel-blind reference that never looks at the image (the ellipse inscribed in the box: what
 the box alone tells), then the training seconds (one torch thread, from ``pretrain.json``), the parameter
 count and the command.
+``--demo-data DIR...`` adds the same comparison per test image of demo runs' data (the demo
+report's reference row: the true box, at the image's own size).
 Run: ``python benchmarks/sam2_standin.py [--out runs/sam2-standin] [--scenes 200] [--set ...]``
-(``--out src/segr1/assets/demo/segmenter --set hidden=128 learning_rate=5e-4 steps=10000``
-measures the shipped stand-in without training).
+(``--out src/segr1/assets/demo/segmenter --set width=16 hidden=128 learning_rate=5e-4
+steps=10000`` measures the shipped stand-in without training).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import numpy as np
 import torch
 
 from archs import footer
+from segr1.demo_report import paired_change
 from segr1.segment import build_segmenter
 from segr1.segment.base import Call, Embedding, Segmenter
 from segr1.segment.grabcut import GrabCutSegmenter
@@ -109,6 +114,37 @@ def parse_config(pairs: list[str]) -> PretrainConfig:
         raise SystemExit(f"--set: {err}") from None
 
 
+def demo_data_lines(folders: list[str], segmenters: dict[str, Segmenter], side: int) -> list[str]:
+    """Per test image with an object of each demo data folder, the IoU of each segmenter given
+    the true box (:func:`segr1.demo_report.reference_masks`, at the image's own size), and the
+    paired difference (first segmenter minus second) over all folders together."""
+    from segr1.data.registry import load_dataset
+    from segr1.demo_report import reference_masks
+    from segr1.imaging import binarize
+    from segr1.metrics import iou
+
+    per: dict[str, list[float]] = {name: [] for name in segmenters}
+    lines = ["True box on demo test splits (IoU per test image with an object, at its own size):"]
+    for folder in folders:
+        test = load_dataset("synth", folder, split="test")
+        row = {}
+        for name, seg in segmenters.items():
+            scores = [iou(m, binarize(gt)) for m, gt in reference_masks(test, side, seg)
+                      if binarize(gt).any()]  # fmt: skip
+            per[name] += scores
+            row[name] = float(np.mean(scores))
+        lines.append(f"- {folder}: {len(scores)} images, "
+                     + ", ".join(f"{k} {v:.4f}" for k, v in row.items()))  # fmt: skip
+    mine, theirs = (np.array(v) for v in per.values())
+    gap = paired_change(theirs, mine)
+    a, b = per
+    lines.append(f"- all {len(mine)}: {a} {mine.mean():.4f}, {b} {theirs.mean():.4f}; {a} minus "
+                 f"{b} per image {gap['mean']:+.4f} (95 % paired bootstrap {gap['ci95'][0]:+.4f} "
+                 f"to {gap['ci95'][1]:+.4f}), ahead on {gap['better']}, behind on "
+                 f"{gap['worse']}")  # fmt: skip
+    return lines
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/sam2-standin", help="stand-in folder (reused)")
@@ -116,6 +152,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="PretrainConfig overrides")  # fmt: skip
     p.add_argument("--rebuild", action="store_true", help="retrain even if --out holds it")
+    p.add_argument("--demo-data", nargs="*", default=[], metavar="DIR",
+                   help="demo data folders (a demo run's OUT/data): also compare the two per "
+                        "test image given its true box, as the demo report's reference row "
+                        "prompts them")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -154,6 +194,16 @@ def main(argv: list[str] | None = None) -> None:
             r = results[name][kind]
             cells += [f"{r['IoU']:.3f}"] + [f"{r['by_kind'].get(k, float('nan')):.3f}" for k in by]
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    mine, theirs = (results[name]["true-box"]["per_scene"] for name in segmenters)
+    gap = paired_change(np.array(theirs), np.array(mine))
+    lines += [
+        "",
+        f"True box, tiny SAM2 minus GrabCut per scene: {gap['mean']:+.4f} (95 % paired bootstrap "
+        f"{gap['ci95'][0]:+.4f} to {gap['ci95'][1]:+.4f}); tiny SAM2 ahead on {gap['better']} "
+        f"scenes, behind on {gap['worse']}, level on {gap['equal']}.",
+    ]
+    if args.demo_data:
+        lines += ["", *demo_data_lines(args.demo_data, segmenters, cfg.side)]
     counts = {k: sum(s.kind == k for s in scenes if s.mask.any()) for k in by}
     blind = measure_iou(BoxEllipse(), scenes, "true-box", cfg.side)
     erased = objects_erased(scenes)

@@ -186,3 +186,33 @@ def test_grounding_row_scores_the_box_around_every_pixel(tmp_path):
     assert g["box_iou_per_image"] == [1.0]  # the box around everything, speck included
     assert g["object_box_iou_per_image"] == [pytest.approx(2500 / 88**2)]  # one object
     assert g["median_side_ratio"] == pytest.approx(1.0)
+
+
+def test_reference_masks_prompt_each_image_in_the_policy_s_frame():
+    """The demo report's reference rows: the true box is written in the S x S frame, segmented
+    there and the mask brought back to the image's own size; an empty image gets no mask; a
+    whole-frame box covers the frame."""
+    from types import SimpleNamespace
+
+    from segr1.demo_report import reference_masks, reference_scores
+
+    def box_filler(image, prompts):  # a segmenter that fills its box
+        out = np.zeros((len(prompts), *image.shape[:2]), bool)
+        for k, p in enumerate(prompts):
+            for x1, y1, x2, y2 in np.rint(p.boxes).astype(int):
+                out[k, y1:y2, x1:x2] = True
+        return out
+
+    gt = np.zeros((80, 120), np.uint8)  # not square: the frame stretches it
+    gt[20:60, 30:90] = 255
+    image = np.zeros((80, 120, 3), np.uint8)
+    test = [SimpleNamespace(load_pair=lambda: (image, gt)),
+            SimpleNamespace(load_pair=lambda: (image, np.zeros_like(gt)))]  # fmt: skip
+    (mask, truth), (empty, _) = reference_masks(test, 50, box_filler)
+    assert mask.shape == truth.shape == (80, 120) and mask.dtype == bool
+    assert (mask == (gt > 0)).mean() > 0.97 and not empty.any()
+    whole = [m for m, _ in reference_masks(test, 50, box_filler, "whole-frame")]
+    assert all(m.all() for m in whole)
+    assert reference_scores(test[:1], 50, box_filler)["IoU"] > 0.9
+    with pytest.raises(ValueError, match="choose one of"):
+        reference_scores(test, 50, box_filler, "nothing")

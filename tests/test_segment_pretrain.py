@@ -72,6 +72,8 @@ def test_loss_falls_and_the_checkpoint_loads_through_the_factory(saved):
     scenes = draw_scenes(4, 0, HELDOUT_STREAM, SynthConfig(size=SMALL.scene_size))
     found = measure_iou(seg, scenes, "true-box", SMALL.side)
     assert found["n"] == sum(s.mask.any() for s in scenes) and 0.0 <= found["IoU"] <= 1.0
+    assert len(found["per_scene"]) == found["n"]  # scene order, for paired comparisons
+    assert np.mean(found["per_scene"]) == pytest.approx(found["IoU"])
 
 
 def test_masks_come_through_segment_answers(saved):

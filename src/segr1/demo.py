@@ -89,7 +89,8 @@ class DemoConfig:
     grid_images: int = 6
 
     sam2_steps: int = 10000  # training steps of the SAM2 stand-in (segmenter="sam2")
-    sam2_hidden: int | None = 128  # its prompt encoder / mask decoder width (None: 4 x 8)
+    sam2_width: int = 16  # its image encoder's width (parameters grow as its square)
+    sam2_hidden: int | None = 128  # its prompt encoder / mask decoder width (None: 4 x width)
     sam2_lr: float = 5e-4  # its peak learning rate (a wider decoder needs a lower one)
     sam2_scenes: int = 4000  # its pool of generated training scenes
     sam2_stride: int = 2  # its patch stride (image embedding: 96 / (4 x stride) tokens a side)
@@ -133,7 +134,8 @@ class DemoConfig:
 
         return PretrainConfig(steps=self.sam2_steps, n_scenes=self.sam2_scenes, side=self.side,
                               scene_size=self.image_size, seed=self.pretrain_seed,
-                              stride=self.sam2_stride, stuff_fraction=self.sam2_stuff_fraction,
+                              width=self.sam2_width, stride=self.sam2_stride,
+                              stuff_fraction=self.sam2_stuff_fraction,
                               two_object_fraction=self.sam2_two_object_fraction,
                               hidden=self.sam2_hidden, learning_rate=self.sam2_lr)  # fmt: skip
 
@@ -158,7 +160,8 @@ MEASURED_POLICY = {"arch": "qwen2_5_vl", "warmup_batch_size": 8,
                    "max_completion_length": 64}  # fmt: skip
 #: The SAM2 stand-in those benchmarks used (1,500 steps on 2,000 scenes, stride 4, objects and
 #: background only).
-MEASURED_SEGMENTER = {"sam2_steps": 1500, "sam2_scenes": 2000, "sam2_stride": 4,
+MEASURED_SEGMENTER = {"sam2_width": 8, "sam2_steps": 1500, "sam2_scenes": 2000,
+                      "sam2_stride": 4,
                       "sam2_stuff_fraction": 0.0, "sam2_two_object_fraction": 0.2,
                       "sam2_hidden": None, "sam2_lr": 3e-3}  # fmt: skip
 QUICK = replace(FULL, n_train=16, n_test=6, image_size=64, warmup_steps=10, grpo_steps=3,

@@ -143,14 +143,23 @@ def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> di
     is upsampled to the original size, exactly as the evaluated pipeline does. An image without
     an object gets an empty mask under ``true-box`` and ``object-boxes``.
     """
-    from segr1.imaging import binarize, resize_mask, stretch
     from segr1.metrics import ForegroundMetrics
+
+    acc = ForegroundMetrics()
+    for mask, gt in reference_masks(test, side, segmenter, prompt):
+        acc.step(mask.astype(np.uint8) * 255, gt)
+    return acc.results()
+
+
+def reference_masks(test, side: int, segmenter, prompt: str = "true-box"):
+    """:func:`reference_scores`' masks: ``(mask, gt)`` per test image, the (H, W) bool mask at
+    the ground truth's size beside the ground truth as read."""
+    from segr1.imaging import binarize, resize_mask, stretch
     from segr1.metrics.grounding import mask_box, object_boxes
     from segr1.protocol.geometry import Prompts, scale_boxes, square
 
     if prompt not in REFERENCE_PROMPTS:
         raise ValueError(f"prompt={prompt!r}; choose one of {', '.join(REFERENCE_PROMPTS)}")
-    acc = ForegroundMetrics()
     for s in test:
         image, gt = s.load_pair()
         h, w = gt.shape
@@ -167,8 +176,7 @@ def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> di
             prompts = Prompts(box, np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
             small = segmenter(stretch(image, side), [prompts])[0]  # (S, S)
             mask = resize_mask(small, (w, h))
-        acc.step(mask.astype(np.uint8) * 255, gt)
-    return acc.results()
+        yield mask, gt
 
 
 def pick_grid_samples(test, n: int) -> list:

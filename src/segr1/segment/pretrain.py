@@ -734,8 +734,9 @@ def measure_iou(
     per scene kind (``by_kind``) and per scene kind and object count (``by_objects``, keys like
     ``"camouflage, 2 objects"``: a box around two objects is one prompt for both, except for
     ``"object-boxes"``, one box per object; their scene counts in ``n_by_objects``), through
-    ``segment_answers_many`` on the S x S image (the reward's path). The prompts' noise is
-    seeded by ``seed``, the same for every segmenter."""
+    ``segment_answers_many`` on the S x S image (the reward's path), and each scene's IoU in
+    scene order (``per_scene``: two segmenters' lists pair up). The prompts' noise is seeded by
+    ``seed``, the same for every segmenter."""
     from segr1.metrics import iou
     from segr1.rewards import as_rgb, gt_mask
     from segr1.segment.answers import segment_answers_many
@@ -763,7 +764,8 @@ def measure_iou(
     return {"IoU": float(np.mean(scores["all"])), "n": len(scores["all"]),
             "by_kind": {k: float(np.mean(v)) for k, v in scores.items() if k != "all"},
             "by_objects": {k: float(np.mean(v)) for k, v in by_objects},
-            "n_by_objects": {k: len(v) for k, v in by_objects}}  # fmt: skip
+            "n_by_objects": {k: len(v) for k, v in by_objects},
+            "per_scene": scores["all"]}  # fmt: skip
 
 
 MEASURED_KINDS = ("true-box", "jittered-box", "whole-frame", "central-answer", "mirrored-box")
