@@ -1,7 +1,7 @@
 """The SAM2 stand-in against GrabCut: held-out IoU per prompt kind, per scene kind.
 
 Trains (or reuses) the stand-in of :mod:`segr1.segment.pretrain` with the default
-:class:`PretrainConfig` (the previous demo stand-in; ``--set key=value`` changes a field, and
+:class:`PretrainConfig` (the hidden-32 demo stand-in shipped up to commit 0c90f57; ``--set key=value`` changes a field, and
 ``--set width=16 hidden=128 learning_rate=5e-4 steps=10000`` is the shipped one), then scores it and GrabCut on the
 same held-out scenes (stream ``HELDOUT_STREAM``, never seen in training or by the demo's
 splits) through the reward's own path (:func:`measure_iou`), one row per prompt kind:
@@ -42,6 +42,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -114,34 +115,51 @@ def parse_config(pairs: list[str]) -> PretrainConfig:
         raise SystemExit(f"--set: {err}") from None
 
 
-def demo_data_lines(folders: list[str], segmenters: dict[str, Segmenter], side: int) -> list[str]:
-    """Per test image with an object of each demo data folder, the IoU of each segmenter given
-    the true box (:func:`segr1.demo_report.reference_masks`, at the image's own size), and the
-    paired difference (first segmenter minus second) over all folders together."""
+def gap_text(mine: Sequence[float], theirs: Sequence[float], item: str) -> str:
+    """The tiny SAM2's IoUs against GrabCut's, item by item (the same items in the same order):
+    both means, the paired difference with its 95 % bootstrap interval, and the counts."""
+    gap = paired_change(np.asarray(theirs), np.asarray(mine))
+    return (f"tiny SAM2 {np.mean(mine):.4f}, GrabCut {np.mean(theirs):.4f}; tiny SAM2 minus "
+            f"GrabCut per {item} {gap['mean']:+.4f} (95 % paired bootstrap {gap['ci95'][0]:+.4f} "
+            f"to {gap['ci95'][1]:+.4f}), ahead on {gap['better']} {item}s, behind on "
+            f"{gap['worse']}, level on {gap['equal']}")  # fmt: skip
+
+
+def demo_tests(folders: list[str]) -> dict[str, Any]:
+    """Each demo data folder's test split, read before anything is measured (a wrong folder is
+    refused at once, not after minutes of measuring)."""
     from segr1.data.registry import load_dataset
+
+    tests = {}
+    for folder in folders:
+        try:
+            tests[folder] = load_dataset("synth", folder, split="test")
+        except (FileNotFoundError, ValueError) as err:
+            raise SystemExit(f"--demo-data {folder}: {err}") from None
+    return tests
+
+
+def demo_data_lines(tests: dict[str, Any], standin: Segmenter, side: int) -> list[str]:
+    """Per test image with an object of each demo test split (:func:`demo_tests`), the IoU of
+    the stand-in and of GrabCut given the true box (:func:`segr1.demo_report.reference_masks`,
+    at the image's own size), and :func:`gap_text` over all of them together."""
     from segr1.demo_report import reference_masks
     from segr1.imaging import binarize
     from segr1.metrics import iou
 
-    per: dict[str, list[float]] = {name: [] for name in segmenters}
+    def scores(seg: Segmenter, test) -> list[float]:
+        truths = ((m, binarize(gt)) for m, gt in reference_masks(test, side, seg))
+        return [iou(m, truth) for m, truth in truths if truth.any()]
+
+    mine, theirs = [], []
     lines = ["True box on demo test splits (IoU per test image with an object, at its own size):"]
-    for folder in folders:
-        test = load_dataset("synth", folder, split="test")
-        row = {}
-        for name, seg in segmenters.items():
-            scores = [iou(m, binarize(gt)) for m, gt in reference_masks(test, side, seg)
-                      if binarize(gt).any()]  # fmt: skip
-            per[name] += scores
-            row[name] = float(np.mean(scores))
-        lines.append(f"- {folder}: {len(scores)} images, "
-                     + ", ".join(f"{k} {v:.4f}" for k, v in row.items()))  # fmt: skip
-    mine, theirs = (np.array(v) for v in per.values())
-    gap = paired_change(theirs, mine)
-    a, b = per
-    lines.append(f"- all {len(mine)}: {a} {mine.mean():.4f}, {b} {theirs.mean():.4f}; {a} minus "
-                 f"{b} per image {gap['mean']:+.4f} (95 % paired bootstrap {gap['ci95'][0]:+.4f} "
-                 f"to {gap['ci95'][1]:+.4f}), ahead on {gap['better']}, behind on "
-                 f"{gap['worse']}")  # fmt: skip
+    for folder, test in tests.items():
+        a, b = scores(standin, test), scores(GrabCutSegmenter(), test)
+        if not a:
+            raise SystemExit(f"--demo-data {folder}: no test image with an object")
+        lines.append(f"- {folder}: {len(a)} images, " + gap_text(a, b, "image"))
+        mine, theirs = mine + a, theirs + b
+    lines.append(f"- all {len(mine)}: " + gap_text(mine, theirs, "image"))
     return lines
 
 
@@ -163,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     cfg = parse_config(args.set)
+    tests = demo_tests(args.demo_data)
     try:
         out = pretrain_sam2(args.out, cfg, heldout=0, rebuild=args.rebuild)
     except OtherRecipe as err:
@@ -195,15 +214,9 @@ def main(argv: list[str] | None = None) -> None:
             cells += [f"{r['IoU']:.3f}"] + [f"{r['by_kind'].get(k, float('nan')):.3f}" for k in by]
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     mine, theirs = (results[name]["true-box"]["per_scene"] for name in segmenters)
-    gap = paired_change(np.array(theirs), np.array(mine))
-    lines += [
-        "",
-        f"True box, tiny SAM2 minus GrabCut per scene: {gap['mean']:+.4f} (95 % paired bootstrap "
-        f"{gap['ci95'][0]:+.4f} to {gap['ci95'][1]:+.4f}); tiny SAM2 ahead on {gap['better']} "
-        f"scenes, behind on {gap['worse']}, level on {gap['equal']}.",
-    ]
+    lines += ["", "True box, " + gap_text(mine, theirs, "scene") + "."]
     if args.demo_data:
-        lines += ["", *demo_data_lines(args.demo_data, segmenters, cfg.side)]
+        lines += ["", *demo_data_lines(tests, segmenters["tiny SAM2"], cfg.side)]
     counts = {k: sum(s.kind == k for s in scenes if s.mask.any()) for k in by}
     blind = measure_iou(BoxEllipse(), scenes, "true-box", cfg.side)
     erased = objects_erased(scenes)

@@ -190,8 +190,8 @@ def test_grounding_row_scores_the_box_around_every_pixel(tmp_path):
 
 def test_reference_masks_prompt_each_image_in_the_policy_s_frame():
     """The demo report's reference rows: the true box is written in the S x S frame, segmented
-    there and the mask brought back to the image's own size; an empty image gets no mask; a
-    whole-frame box covers the frame."""
+    there and the mask brought back to the image's own size; an empty image gets an all-False
+    mask; a whole-frame box covers the frame; an unknown prompt is refused at the call."""
     from types import SimpleNamespace
 
     from segr1.demo_report import reference_masks, reference_scores
@@ -214,5 +214,7 @@ def test_reference_masks_prompt_each_image_in_the_policy_s_frame():
     whole = [m for m, _ in reference_masks(test, 50, box_filler, "whole-frame")]
     assert all(m.all() for m in whole)
     assert reference_scores(test[:1], 50, box_filler)["IoU"] > 0.9
+    with pytest.raises(ValueError, match="choose one of"):
+        reference_masks(test, 50, box_filler, "nothing")  # not at the first mask
     with pytest.raises(ValueError, match="choose one of"):
         reference_scores(test, 50, box_filler, "nothing")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,8 +122,9 @@ def per_kind(test, scores: np.ndarray) -> dict[str, float]:
 
 
 def paired_change(before: np.ndarray, after: np.ndarray, resamples: int = 10_000) -> dict:
-    """Per-image S-measure change: images better / worse / equal, and a 95 % paired bootstrap
-    interval of the mean change (seeded, so the report is reproducible)."""
+    """Per-item change from ``before`` to ``after`` (the report's per-image S-measure or box
+    IoU; a benchmark's per-scene IoU of two segmenters): items better / worse / equal, and a
+    95 % paired bootstrap interval of the mean change (seeded, so it is reproducible)."""
     diff = after - before  # (N,)
     rng = np.random.default_rng(0)
     means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
@@ -151,15 +153,23 @@ def reference_scores(test, side: int, segmenter, prompt: str = "true-box") -> di
     return acc.results()
 
 
-def reference_masks(test, side: int, segmenter, prompt: str = "true-box"):
-    """:func:`reference_scores`' masks: ``(mask, gt)`` per test image, the (H, W) bool mask at
-    the ground truth's size beside the ground truth as read."""
+def reference_masks(
+    test, side: int, segmenter, prompt: str = "true-box"
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`reference_scores`' masks, lazily: ``(mask, gt)`` per test image, the (H, W) bool
+    mask at the ground truth's size (all False for an image without an object, but under
+    ``whole-frame``) beside the ground truth as read. An unknown ``prompt`` is refused here,
+    before any image is read."""
+    if prompt not in REFERENCE_PROMPTS:
+        raise ValueError(f"prompt={prompt!r}; choose one of {', '.join(REFERENCE_PROMPTS)}")
+    return _reference_masks(test, side, segmenter, prompt)
+
+
+def _reference_masks(test, side: int, segmenter, prompt: str):
     from segr1.imaging import binarize, resize_mask, stretch
     from segr1.metrics.grounding import mask_box, object_boxes
     from segr1.protocol.geometry import Prompts, scale_boxes, square
 
-    if prompt not in REFERENCE_PROMPTS:
-        raise ValueError(f"prompt={prompt!r}; choose one of {', '.join(REFERENCE_PROMPTS)}")
     for s in test:
         image, gt = s.load_pair()
         h, w = gt.shape

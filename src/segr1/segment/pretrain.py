@@ -112,11 +112,11 @@ MASK_LOSSES = ("bce", "focal")
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """One stand-in: model size, data, prompts and optimisation. The defaults are the previous
+    """One stand-in: model size, data, prompts and optimisation. The defaults are an earlier
     demo stand-in (hidden 32, 6,000 steps: about 30 minutes on one CPU core; true box 0.79
-    against GrabCut's 0.86 at camouflage 0.7); the demo now ships ``hidden=128,
-    learning_rate=5e-4, steps=10000`` (``DemoConfig.sam2``: about 90 minutes; true box 0.82,
-    whole-frame box 0.04, the true box mirrored away from the object 0.10). Both measured in
+    against GrabCut's 0.86 at camouflage 0.7); the demo now ships ``width=16, hidden=128,
+    learning_rate=5e-4, steps=10000`` (``DemoConfig.sam2``: about 107 minutes; true box 0.85,
+    whole-frame box 0.02, the true box mirrored away from the object 0.11). Both measured in
     docs/sam2_standin_measured.md."""
 
     image_size: int = 96  # the model's input side (a multiple of 8 x stride)
@@ -734,8 +734,9 @@ def measure_iou(
     per scene kind (``by_kind``) and per scene kind and object count (``by_objects``, keys like
     ``"camouflage, 2 objects"``: a box around two objects is one prompt for both, except for
     ``"object-boxes"``, one box per object; their scene counts in ``n_by_objects``), through
-    ``segment_answers_many`` on the S x S image (the reward's path), and each scene's IoU in
-    scene order (``per_scene``: two segmenters' lists pair up). The prompts' noise is seeded by
+    ``segment_answers_many`` on the S x S image (the reward's path), and the IoU of each scene
+    with an object in scene order (``per_scene``, ``n`` of them: two segmenters' lists pair
+    up). The prompts' noise is seeded by
     ``seed``, the same for every segmenter."""
     from segr1.metrics import iou
     from segr1.rewards import as_rgb, gt_mask
