@@ -1,9 +1,9 @@
 """The SAM2 stand-in against GrabCut: held-out IoU per prompt kind, per scene kind.
 
 Trains (or reuses) the stand-in of :mod:`segr1.segment.pretrain` with the default
-:class:`PretrainConfig` (the hidden-32 demo stand-in shipped up to commit 0c90f57; ``--set key=value`` changes a field, and
-``--set width=16 hidden=128 learning_rate=5e-4 steps=10000`` is the shipped one), then scores it and GrabCut on the
-same held-out scenes (stream ``HELDOUT_STREAM``, never seen in training or by the demo's
+:class:`PretrainConfig` (the hidden-32 demo stand-in shipped up to commit 0c90f57;
+``--set key=value`` changes a field, and ``--set width=16 hidden=128 learning_rate=5e-4
+steps=10000`` is the shipped one), then scores it and GrabCut on the same held-out scenes (stream ``HELDOUT_STREAM``, never seen in training or by the demo's
 splits) through the reward's own path (:func:`measure_iou`), one row per prompt kind:
 
 * true box: the ground truth's tight box (what a perfect policy writes);
@@ -139,7 +139,9 @@ def demo_tests(folders: list[str]) -> dict[str, Any]:
     return tests
 
 
-def demo_data_lines(tests: dict[str, Any], standin: Segmenter, side: int) -> list[str]:
+def demo_data_lines(
+    tests: dict[str, Any], standin: Segmenter, grabcut: Segmenter, side: int
+) -> list[str]:
     """Per test image with an object of each demo test split (:func:`demo_tests`), the IoU of
     the stand-in and of GrabCut given the true box (:func:`segr1.demo_report.reference_masks`,
     at the image's own size), and :func:`gap_text` over all of them together."""
@@ -154,7 +156,7 @@ def demo_data_lines(tests: dict[str, Any], standin: Segmenter, side: int) -> lis
     mine, theirs = [], []
     lines = ["True box on demo test splits (IoU per test image with an object, at its own size):"]
     for folder, test in tests.items():
-        a, b = scores(standin, test), scores(GrabCutSegmenter(), test)
+        a, b = scores(standin, test), scores(grabcut, test)
         if not a:
             raise SystemExit(f"--demo-data {folder}: no test image with an object")
         lines.append(f"- {folder}: {len(a)} images, " + gap_text(a, b, "image"))
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     mine, theirs = (results[name]["true-box"]["per_scene"] for name in segmenters)
     lines += ["", "True box, " + gap_text(mine, theirs, "scene") + "."]
     if args.demo_data:
-        lines += ["", *demo_data_lines(tests, segmenters["tiny SAM2"], cfg.side)]
+        lines += ["", *demo_data_lines(tests, *segmenters.values(), cfg.side)]
     counts = {k: sum(s.kind == k for s in scenes if s.mask.any()) for k in by}
     blind = measure_iou(BoxEllipse(), scenes, "true-box", cfg.side)
     erased = objects_erased(scenes)

@@ -187,16 +187,16 @@ def demo(
         False,
         "--rebuild",
         help="Build the two pretraining stand-ins (SAM2 stand-in, warmed-up policy) in OUT "
-        "instead of using the shipped ones (about two and a half hours on one core), and check them "
-        "against the shipped files byte for byte (OUT/rebuild.json; docs/demo.md).",
+        "instead of using the shipped ones (about two and a half hours on one core), and check "
+        "them against the shipped files byte for byte (OUT/rebuild.json; docs/demo.md).",
     ),
     pretrain_seed: int = typer.Option(
         0,
         "--pretrain-seed",
         min=0,
         help="Seed of the stand-ins (SAM2 stand-in, policy init, warm-up and its data); the "
-        "shipped ones are seed 0, any other seed builds both in OUT (about two and a half hours on one "
-        "core).",
+        "shipped ones are seed 0, any other seed builds both in OUT (about two and a half hours "
+        "on one core).",
     ),
     warmup_box_scale: float | None = typer.Option(
         None,

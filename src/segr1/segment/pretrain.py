@@ -736,8 +736,7 @@ def measure_iou(
     ``"object-boxes"``, one box per object; their scene counts in ``n_by_objects``), through
     ``segment_answers_many`` on the S x S image (the reward's path), and the IoU of each scene
     with an object in scene order (``per_scene``, ``n`` of them: two segmenters' lists pair
-    up). The prompts' noise is seeded by
-    ``seed``, the same for every segmenter."""
+    up). The prompts' noise is seeded by ``seed``, the same for every segmenter."""
     from segr1.metrics import iou
     from segr1.rewards import as_rgb, gt_mask
     from segr1.segment.answers import segment_answers_many
